@@ -4,6 +4,7 @@
  * @module
  */
 import type { ControlError } from "./errors.ts";
+import { type Frame, textFrame } from "./frame.ts";
 
 /** A request's correlation id, echoed in JSON replies. */
 export type RequestId = string | number;
@@ -14,15 +15,15 @@ export type Command =
     readonly cmd: "send";
     readonly id?: RequestId;
     readonly uids: string[];
-    readonly frame: string;
+    readonly frame: Frame;
   }
   | {
     readonly cmd: "publish";
     readonly id?: RequestId;
     readonly group: string;
-    readonly frame: string;
+    readonly frame: Frame;
   }
-  | { readonly cmd: "broadcast"; readonly id?: RequestId; readonly frame: string }
+  | { readonly cmd: "broadcast"; readonly id?: RequestId; readonly frame: Frame }
   | {
     readonly cmd: "join" | "leave";
     readonly id?: RequestId;
@@ -138,7 +139,7 @@ function buildCommand(request: Record<string, unknown>, id: RequestId | undefine
 }
 
 /** The text frame a push delivers: a JSON string verbatim, anything else as its JSON text. */
-function frameOf(request: Record<string, unknown>): string {
+function frameOf(request: Record<string, unknown>): Frame {
   let payload: unknown = request.data;
   if (payload === undefined) {
     const rest: Record<string, unknown> = {};
@@ -152,7 +153,7 @@ function frameOf(request: Record<string, unknown>): string {
     if (fields === 0) throw new FieldError("bad_field", 'Cannot push: "data" is missing');
     payload = rest;
   }
-  return typeof payload === "string" ? payload : JSON.stringify(payload);
+  return textFrame(typeof payload === "string" ? payload : JSON.stringify(payload));
 }
 
 /** A uid or group: a non-empty string, or an integer (PHP backends often send numeric ids). */

@@ -79,7 +79,7 @@ const OPTIONS = {
   maxMessageBytes: opt("max-message-bytes", "Largest client message in bytes", "65536"),
   maxLineBytes: opt("max-line-bytes", "Largest control line in bytes", "1048576"),
   maxUnsentBytes: opt("max-unsent-bytes", "Unsent bytes per socket before closing it", "1048576"),
-  maxUnsentFrames: opt("max-unsent-frames", "Unsent frames per socket before closing it", "4096"),
+  maxUnsentFrames: opt("max-unsent-frames", "Unsent frames per socket before closing it", "8192"),
   allowedOrigins: opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
   logLevel: opt("log-level", "debug | info | warning | error", "info"),
   logFormat: opt("log-format", "text | json", "text"),

@@ -4,6 +4,7 @@
  * @module
  */
 import type { CloseCode } from "./errors.ts";
+import type { Frame } from "./frame.ts";
 
 /** One identified client connection, as the registry sees it: no socket, only what it needs. */
 export interface Conn {
@@ -11,10 +12,10 @@ export interface Conn {
   readonly id: number;
   readonly uid: string;
   /**
-   * Queues one text frame. Returns false when the connection could not take it; it has then
+   * Queues one frame. Returns false when the connection could not take it; it has then
    * closed itself (slow reader) or was already closed.
    */
-  send(text: string): boolean;
+  send(frame: Frame): boolean;
   /** Closes the connection with the given code; safe to call more than once. */
   close(close: CloseCode): void;
 }
@@ -67,31 +68,31 @@ export class Registry {
     return true;
   }
 
-  /** Sends `text` to every connection of `uid`; returns how many took it. */
-  sendToUid(uid: string, text: string): number {
+  /** Sends `frame` to every connection of `uid`; returns how many took it. */
+  sendToUid(uid: string, frame: Frame): number {
     const conns = this.#connsByUid.get(uid);
-    return conns === undefined ? 0 : sendAll(conns, text);
+    return conns === undefined ? 0 : sendAll(conns, frame);
   }
 
-  /** Sends `text` to every connection of each distinct uid in `uids`. */
-  sendToUids(uids: readonly string[], text: string): number {
+  /** Sends `frame` to every connection of each distinct uid in `uids`. */
+  sendToUids(uids: readonly string[], frame: Frame): number {
     let delivered = 0;
-    for (const uid of new Set(uids)) delivered += this.sendToUid(uid, text);
+    for (const uid of new Set(uids)) delivered += this.sendToUid(uid, frame);
     return delivered;
   }
 
-  /** Sends `text` to every connection of every member of `group`. */
-  publish(group: string, text: string): number {
+  /** Sends `frame` to every connection of every member of `group`. */
+  publish(group: string, frame: Frame): number {
     const members = this.#uidsByGroup.get(group);
     if (members === undefined) return 0;
     let delivered = 0;
-    for (const uid of members) delivered += this.sendToUid(uid, text);
+    for (const uid of members) delivered += this.sendToUid(uid, frame);
     return delivered;
   }
 
-  /** Sends `text` to every identified connection. */
-  broadcast(text: string): number {
-    return sendAll(this.#all, text);
+  /** Sends `frame` to every identified connection. */
+  broadcast(frame: Frame): number {
+    return sendAll(this.#all, frame);
   }
 
   /** Adds an online uid to `group`. Returns false when the uid is offline. */
@@ -164,10 +165,10 @@ export class Registry {
   }
 }
 
-function sendAll(conns: Iterable<Conn>, text: string): number {
+function sendAll(conns: Iterable<Conn>, frame: Frame): number {
   let delivered = 0;
   // A send may close a slow reader, which deletes it from `conns`: Set iteration allows that.
-  for (const conn of conns) if (conn.send(text)) delivered++;
+  for (const conn of conns) if (conn.send(frame)) delivered++;
   return delivered;
 }
 

@@ -5,6 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { parseCommandLine } from "../command.ts";
 import { dispatch, type DispatchContext } from "../dispatch.ts";
 import type { ControlError } from "../errors.ts";
@@ -135,6 +136,9 @@ export class ControlServer {
         }
         if (replies !== "") await writeAll(conn, encoder.encode(replies));
         if (closeAfter) break;
+        // Ready reads and writes resolve without letting WebSocket writes run; a pipelining
+        // client would otherwise pile up every frame it pushes until it pauses.
+        if (chunk.lines.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
       if (lines.pendingBytes > 0) {
         log.debug("Control client {peer} left {bytes} bytes without a newline", {

@@ -5,11 +5,13 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
+import { textFrame } from "../frame.ts";
 import type { Identify, Identity } from "../identify.ts";
 import type { Registry } from "../registry.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
 
 const log = getLogger(["herald", "ws"]);
+const PONG = textFrame("pong");
 
 /** Options of {@linkcode WsGateway}. */
 export interface WsGatewayOptions extends SendLimits {
@@ -175,7 +177,7 @@ class ClientSession {
         this.#onCredential(data);
         return;
       case "live":
-        if (data === "ping") this.#conn?.send("pong");
+        if (data === "ping") this.#conn?.send(PONG);
         return;
       case "verifying":
         return; // Nothing to do until the credential is checked.
@@ -231,7 +233,9 @@ class ClientSession {
     this.#conn = conn;
     this.#options.registry.add(conn, identity.groups);
     log.debug("Socket #{id} identified as {uid}", { id: this.#id, uid: identity.uid });
-    if (this.#acknowledge) conn.send(JSON.stringify({ event: "identified", uid: identity.uid }));
+    if (this.#acknowledge) {
+      conn.send(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
+    }
   }
 
   #end(why: string): void {

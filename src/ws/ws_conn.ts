@@ -4,6 +4,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
+import type { Frame } from "../frame.ts";
 import type { Conn } from "../registry.ts";
 
 const log = getLogger(["herald", "ws"]);
@@ -23,7 +24,10 @@ export class WsConn implements Conn {
   readonly #socket: WebSocket;
   readonly #limits: SendLimits;
   readonly #onClose: (conn: WsConn) => void;
-  #unsentFrames = 0;
+  /** Sizes of frames possibly still unsent, oldest first from `#oldest`. */
+  #unsentSizes: number[] = [];
+  #oldest = 0;
+  #unsentSizesTotal = 0;
   #closed = false;
 
   /** `onClose` runs once, when Herald closes the socket (not when the peer does). */
@@ -41,14 +45,13 @@ export class WsConn implements Conn {
     this.#onClose = onClose;
   }
 
-  send(text: string): boolean {
+  send(frame: Frame): boolean {
     if (this.#closed) return false;
     const unsentBytes = this.#socket.bufferedAmount;
-    // Deno cannot tell frames in flight; an empty byte queue means none are, so count from there.
-    if (unsentBytes === 0) this.#unsentFrames = 0;
+    const unsentFrames = this.#countUnsentFrames(unsentBytes);
     if (
-      unsentBytes > this.#limits.maxUnsentBytes ||
-      this.#unsentFrames >= this.#limits.maxUnsentFrames
+      unsentBytes + frame.bytes > this.#limits.maxUnsentBytes ||
+      unsentFrames >= this.#limits.maxUnsentFrames
     ) {
       log.warn(
         "Closing socket #{id} of {uid}: slow reader ({bytes} bytes, {frames} frames unsent)",
@@ -56,19 +59,20 @@ export class WsConn implements Conn {
           id: this.id,
           uid: this.uid,
           bytes: unsentBytes,
-          frames: this.#unsentFrames,
+          frames: unsentFrames,
         },
       );
       this.close(CLOSE.slowReader);
       return false;
     }
     try {
-      this.#socket.send(text);
+      this.#socket.send(frame.text);
     } catch {
       // The peer closed first; its close event is on its way.
       return false;
     }
-    this.#unsentFrames++;
+    this.#unsentSizes.push(frame.bytes);
+    this.#unsentSizesTotal += frame.bytes;
     return true;
   }
 
@@ -78,6 +82,24 @@ export class WsConn implements Conn {
     // Unregister now: a peer that never answers our close would keep the socket CLOSING forever.
     this.#onClose(this);
     closeSocket(this.#socket, close);
+  }
+
+  /**
+   * Deno tells unsent bytes, not frames. Frames are written oldest first, so the unsent ones are
+   * the newest whose sizes add up to `unsentBytes`: forget the older ones.
+   */
+  #countUnsentFrames(unsentBytes: number): number {
+    while (this.#unsentSizesTotal > unsentBytes) {
+      this.#unsentSizesTotal -= this.#unsentSizes[this.#oldest++]!;
+    }
+    if (this.#oldest === this.#unsentSizes.length) {
+      this.#unsentSizes = [];
+      this.#oldest = 0;
+    } else if (this.#oldest > 1024 && this.#oldest * 2 > this.#unsentSizes.length) {
+      this.#unsentSizes = this.#unsentSizes.slice(this.#oldest);
+      this.#oldest = 0;
+    }
+    return this.#unsentSizes.length - this.#oldest;
   }
 }
 
