@@ -11,7 +11,10 @@ export async function setupLogging(level: LogLevel, format: LogFormat): Promise<
   await configure({
     sinks: {
       console: getConsoleSink({
-        formatter: format === "json" ? jsonLinesFormatter : getTextFormatter(),
+        formatter: format === "json"
+          ? jsonLinesFormatter
+          // Strings bare (uids, addresses), everything else inspected.
+          : getTextFormatter({ value: (v, inspect) => typeof v === "string" ? v : inspect(v) }),
       }),
     },
     loggers: [
