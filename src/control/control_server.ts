@@ -1,0 +1,204 @@
+/**
+ * The backend side: a TCP port where each line is one JSON request and each request gets exactly
+ * one reply line, in order, so clients may pipeline.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { setImmediate } from "node:timers";
+import { parseCommandLine } from "../command.ts";
+import { dispatch, type DispatchContext } from "../dispatch.ts";
+import type { ControlError } from "../errors.ts";
+import { LineReader } from "./line_reader.ts";
+import { formatError, formatOutcome } from "./reply.ts";
+
+const log = getLogger(["herald", "control"]);
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** Options of {@linkcode ControlServer}. */
+export interface ControlServerOptions {
+  readonly hostname: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** Longest request line in bytes; a longer one is answered `line_too_long` and closed. */
+  readonly maxLineBytes: number;
+  /** When set, the first line must be `{"auth":"<secret>"}`. */
+  readonly controlSecret: string | undefined;
+  readonly context: DispatchContext;
+}
+
+/** The listening control port and its open connections. */
+export class ControlServer {
+  readonly #listener: Deno.TcpListener;
+  readonly #options: ControlServerOptions;
+  readonly #conns = new Set<Deno.TcpConn>();
+  readonly #sessions = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+  readonly #secretDigest: Uint8Array | undefined;
+
+  /** Starts listening at once. */
+  constructor(options: ControlServerOptions) {
+    this.#options = options;
+    this.#secretDigest = options.controlSecret === undefined
+      ? undefined
+      : sha256(options.controlSecret);
+    this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /** Where the port listens. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /** Control connections open now. */
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  /** Stops accepting, closes every connection, and waits for their loops to end. */
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const conn of this.#conns) closeQuietly(conn);
+    await this.#accepting;
+    await Promise.all(this.#sessions);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (error instanceof Deno.errors.BadResource) return; // Listener closed.
+        log.warn("Control accept failed: {error}", { error });
+        continue;
+      }
+      this.#conns.add(conn);
+      const session = this.#serve(conn).finally(() => {
+        this.#conns.delete(conn);
+        this.#sessions.delete(session);
+        closeQuietly(conn);
+      });
+      this.#sessions.add(session);
+    }
+  }
+
+  async #serve(conn: Deno.TcpConn): Promise<void> {
+    const peer = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    log.debug("Control client {peer} connected", { peer });
+    const lines = new LineReader(this.#options.maxLineBytes);
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    const encoder = new TextEncoder();
+    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let authorized = this.#secretDigest === undefined;
+    try {
+      while (true) {
+        const read = await conn.read(buffer);
+        if (read === null) break;
+        const chunk = lines.push(buffer.subarray(0, read));
+        let replies = "";
+        let closeAfter = false;
+        for (const line of chunk.lines) {
+          let text: string;
+          try {
+            text = decoder.decode(line);
+          } catch {
+            replies +=
+              formatError({ code: "bad_encoding", message: "Cannot read line: not UTF-8" }) + "\n";
+            continue;
+          }
+          if (text.trim() === "") continue;
+          if (!authorized) {
+            authorized = this.#checkAuth(text);
+            if (!authorized) {
+              log.warn("Control client {peer} failed to authenticate; closing", { peer });
+              replies += formatError(UNAUTHORIZED) + "\n";
+              closeAfter = true;
+              break;
+            }
+            replies += "ok\n";
+            continue;
+          }
+          replies += this.#answer(text) + "\n";
+        }
+        if (chunk.tooLong && !closeAfter) {
+          log.warn("Control client {peer} sent a line over {max} bytes; closing", {
+            peer,
+            max: this.#options.maxLineBytes,
+          });
+          replies += formatError({
+            code: "line_too_long",
+            message:
+              `Cannot read line: longer than --max-line-bytes (${this.#options.maxLineBytes})`,
+          }) + "\n";
+          closeAfter = true;
+        }
+        if (replies !== "") await writeAll(conn, encoder.encode(replies));
+        if (closeAfter) break;
+        // Ready reads and writes resolve without letting WebSocket writes run; a pipelining
+        // client would otherwise pile up every frame it pushes until it pauses.
+        if (chunk.lines.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (lines.pendingBytes > 0) {
+        log.debug("Control client {peer} left {bytes} bytes without a newline", {
+          peer,
+          bytes: lines.pendingBytes,
+        });
+      }
+    } catch (error) {
+      if (!isDisconnect(error)) log.warn("Control client {peer} failed: {error}", { peer, error });
+    }
+    log.debug("Control client {peer} disconnected", { peer });
+  }
+
+  #answer(line: string): string {
+    const parsed = parseCommandLine(line);
+    if (!parsed.ok) {
+      log.warn("Refused control request: {code}: {message}", { ...parsed.error });
+      return formatError(parsed.error, parsed.id);
+    }
+    return formatOutcome(parsed.command, dispatch(parsed.command, this.#options.context));
+  }
+
+  #checkAuth(line: string): boolean {
+    let auth: unknown;
+    try {
+      auth = (JSON.parse(line) as { auth?: unknown } | null)?.auth;
+    } catch {
+      return false;
+    }
+    // Digests have one length, so the comparison time says nothing about the secret.
+    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest!);
+  }
+}
+
+const UNAUTHORIZED: ControlError = {
+  code: "unauthorized",
+  message: 'Cannot accept requests: the first line must be {"auth":"<control secret>"}',
+};
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}
+
+async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  // conn.write may write only part of the buffer.
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+function isDisconnect(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted;
+}
+
+function closeQuietly(conn: Deno.TcpConn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { LineReader } from "./line_reader.ts";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+const decode = (lines: Uint8Array[]) => lines.map((line) => new TextDecoder().decode(line));
+
+Deno.test("LineReader.push() splits a chunk into lines and drops a trailing \\r", () => {
+  const reader = new LineReader(100);
+  const chunk = reader.push(encode('{"a":1}\n{"b":2}\r\n\nrest'));
+  assert.deepEqual(decode(chunk.lines), ['{"a":1}', '{"b":2}', ""]);
+  assert.equal(chunk.tooLong, false);
+  assert.equal(reader.pendingBytes, 4);
+});
+
+Deno.test("LineReader.push() joins a line split across chunks, one byte at a time", () => {
+  const reader = new LineReader(100);
+  const lines: string[] = [];
+  for (const byte of encode("héllo\nwörld\n")) {
+    lines.push(...decode(reader.push(new Uint8Array([byte])).lines));
+  }
+  assert.deepEqual(lines, ["héllo", "wörld"]);
+  assert.equal(reader.pendingBytes, 0);
+});
+
+Deno.test("LineReader.push() keeps its tail when the caller reuses the buffer", () => {
+  const reader = new LineReader(100);
+  const buffer = encode("abc");
+  reader.push(buffer);
+  buffer.set(encode("xyz"));
+  assert.deepEqual(decode(reader.push(encode("d\n")).lines), ["abcd"]);
+});
+
+Deno.test("LineReader.push() accepts a line of exactly maxLineBytes, with or without \\r", () => {
+  const reader = new LineReader(5);
+  assert.deepEqual(decode(reader.push(encode("12345\n12345\r\n")).lines), ["12345", "12345"]);
+});
+
+Deno.test("LineReader.push() reports a complete line over the cap, after the lines before it", () => {
+  const reader = new LineReader(5);
+  const chunk = reader.push(encode("ok\n123456\nnever\n"));
+  assert.deepEqual(decode(chunk.lines), ["ok"]);
+  assert.equal(chunk.tooLong, true);
+});
+
+Deno.test("LineReader.push() stops holding bytes once an unfinished line passes the cap", () => {
+  const reader = new LineReader(1024);
+  const block = new Uint8Array(512).fill(0x61);
+  assert.equal(reader.push(block).tooLong, false);
+  assert.equal(reader.push(block).tooLong, false);
+  assert.equal(reader.push(block).tooLong, true);
+  assert.ok(reader.pendingBytes <= 1025, `held ${reader.pendingBytes} bytes`);
+});
+
+Deno.test("new LineReader() refuses a cap below one byte", () => {
+  assert.throws(() => new LineReader(0), RangeError);
+});

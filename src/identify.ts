@@ -1,0 +1,83 @@
+/**
+ * Turns a client's credential (its first message or `?token=`) into an identity: the uid itself
+ * in open mode, an HS256 JWT in token mode.
+ * @module
+ */
+import { errors as joseErrors, jwtVerify } from "jose";
+import { CLOSE, type CloseCode } from "./errors.ts";
+
+/** Who a connection is and which groups its token joins. */
+export interface Identity {
+  readonly uid: string;
+  readonly groups: readonly string[];
+}
+
+/** The outcome of checking a credential: an identity, or the close code to refuse it with. */
+export type IdentifyResult =
+  | { readonly ok: true; readonly identity: Identity }
+  | { readonly ok: false; readonly close: CloseCode; readonly detail: string };
+
+/** Checks one credential. */
+export type Identify = (credential: string) => Promise<IdentifyResult>;
+
+/** Options of {@linkcode createIdentify}. */
+export interface IdentifyOptions {
+  /** HS256 secret; undefined means open mode. */
+  readonly secret: string | undefined;
+  /** Clock skew tolerated on `exp` and `nbf`, in seconds. @default 0 */
+  readonly leewaySeconds?: number;
+}
+
+/** Builds the credential check for the configured mode. */
+export function createIdentify(options: IdentifyOptions): Identify {
+  if (options.secret === undefined) return identifyOpen;
+  const key = new TextEncoder().encode(options.secret);
+  const leeway = options.leewaySeconds ?? 0;
+  return (credential) => identifyToken(credential, key, leeway);
+}
+
+function identifyOpen(uid: string): Promise<IdentifyResult> {
+  return Promise.resolve(
+    uid === ""
+      ? refuse(CLOSE.badIdentity, "empty uid")
+      : { ok: true, identity: { uid, groups: [] } },
+  );
+}
+
+async function identifyToken(
+  token: string,
+  key: Uint8Array,
+  leewaySeconds: number,
+): Promise<IdentifyResult> {
+  let verified;
+  try {
+    // jose checks the HMAC with crypto.subtle.verify, which compares in constant time.
+    verified = await jwtVerify(token, key, {
+      algorithms: ["HS256"],
+      clockTolerance: leewaySeconds,
+    });
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) return refuse(CLOSE.tokenExpired, "exp passed");
+    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf") {
+      return refuse(CLOSE.tokenExpired, "nbf not reached");
+    }
+    const code = error instanceof joseErrors.JOSEError ? error.code : "ERR_UNKNOWN";
+    return refuse(CLOSE.invalidToken, code);
+  }
+  const { payload, protectedHeader } = verified;
+  if (protectedHeader.typ !== undefined && protectedHeader.typ.toUpperCase() !== "JWT") {
+    return refuse(CLOSE.invalidToken, "typ is not JWT");
+  }
+  if (typeof payload.sub !== "string" || payload.sub === "") {
+    return refuse(CLOSE.invalidToken, "sub missing or not a non-empty string");
+  }
+  const groups = payload.groups ?? [];
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === "string" && g !== "")) {
+    return refuse(CLOSE.invalidToken, "groups is not an array of non-empty strings");
+  }
+  return { ok: true, identity: { uid: payload.sub, groups } };
+}
+
+function refuse(close: CloseCode, detail: string): IdentifyResult {
+  return { ok: false, close, detail };
+}

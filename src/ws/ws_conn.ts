@@ -1,0 +1,114 @@
+/**
+ * The registry's view of one identified WebSocket, with the slow-reader bound on its send queue.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { CLOSE, type CloseCode } from "../errors.ts";
+import type { Frame } from "../frame.ts";
+import type { Conn } from "../registry.ts";
+
+const log = getLogger(["herald", "ws"]);
+
+/** Bounds on what one socket may leave unsent. */
+export interface SendLimits {
+  /** Payload bytes queued but not yet written to the socket. */
+  readonly maxUnsentBytes: number;
+  /** Frames queued but not yet written; each costs ~1.4 KiB of native memory in Deno. */
+  readonly maxUnsentFrames: number;
+}
+
+/** A `Conn` over a Deno `WebSocket` that closes itself, 1013, when its reader falls behind. */
+export class WsConn implements Conn {
+  readonly id: number;
+  readonly uid: string;
+  readonly #socket: WebSocket;
+  readonly #limits: SendLimits;
+  readonly #onClose: (conn: WsConn) => void;
+  /** Sizes of frames possibly still unsent, oldest first from `#oldest`. */
+  #unsentSizes: number[] = [];
+  #oldest = 0;
+  #unsentSizesTotal = 0;
+  #closed = false;
+
+  /** `onClose` runs once, when Herald closes the socket (not when the peer does). */
+  constructor(
+    id: number,
+    uid: string,
+    socket: WebSocket,
+    limits: SendLimits,
+    onClose: (conn: WsConn) => void,
+  ) {
+    this.id = id;
+    this.uid = uid;
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#onClose = onClose;
+  }
+
+  send(frame: Frame): boolean {
+    if (this.#closed) return false;
+    const unsentBytes = this.#socket.bufferedAmount;
+    const unsentFrames = this.#countUnsentFrames(unsentBytes);
+    if (
+      unsentBytes + frame.bytes > this.#limits.maxUnsentBytes ||
+      unsentFrames >= this.#limits.maxUnsentFrames
+    ) {
+      log.warn(
+        "Closing socket #{id} of {uid}: slow reader ({bytes} bytes, {frames} frames unsent)",
+        {
+          id: this.id,
+          uid: this.uid,
+          bytes: unsentBytes,
+          frames: unsentFrames,
+        },
+      );
+      this.close(CLOSE.slowReader);
+      return false;
+    }
+    try {
+      this.#socket.send(frame.text);
+    } catch {
+      // The peer closed first; its close event is on its way.
+      return false;
+    }
+    this.#unsentSizes.push(frame.bytes);
+    this.#unsentSizesTotal += frame.bytes;
+    return true;
+  }
+
+  close(close: CloseCode): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Unregister now: a peer that never answers our close would keep the socket CLOSING forever.
+    this.#onClose(this);
+    closeSocket(this.#socket, close);
+  }
+
+  /**
+   * Deno tells unsent bytes, not frames. Frames are written oldest first, so the unsent ones are
+   * the newest whose sizes add up to `unsentBytes`: forget the older ones.
+   */
+  #countUnsentFrames(unsentBytes: number): number {
+    while (this.#unsentSizesTotal > unsentBytes) {
+      this.#unsentSizesTotal -= this.#unsentSizes[this.#oldest++]!;
+    }
+    if (this.#oldest === this.#unsentSizes.length) {
+      this.#unsentSizes = [];
+      this.#oldest = 0;
+    } else if (this.#oldest > 1024 && this.#oldest * 2 > this.#unsentSizes.length) {
+      this.#unsentSizes = this.#unsentSizes.slice(this.#oldest);
+      this.#oldest = 0;
+    }
+    return this.#unsentSizes.length - this.#oldest;
+  }
+}
+
+/** Closes a socket whatever its state; a socket already closing is left alone. */
+export function closeSocket(socket: WebSocket, close: CloseCode): void {
+  if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) return;
+  try {
+    socket.close(close.code, close.reason);
+  } catch {
+    // Only a CONNECTING socket throws here; the session closes it again on open.
+  }
+}
