@@ -4,8 +4,10 @@
  * one process per figure and server, so the client never shares a process with the server.
  *
  * Usage:
- *   deno run --allow-net --allow-read scripts/bench/load.ts --figure unicast \
+ *   deno run --allow-all scripts/bench/load.ts --figure unicast \
  *     --ws-port 9001 --control-port 9002 --server-pid 1234 [--duration 4]
+ *
+ * `--allow-all` because Deno 2.9 reads /proc (server RSS and CPU time) only with it.
  *
  * Figures: memory, unicast, broadcast, latency (needs --rate), churn. Every loop is bounded by
  * --duration and by a count, and every socket targets 127.0.0.1.
