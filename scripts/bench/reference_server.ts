@@ -141,5 +141,8 @@ function parsePort(name: string, value: string): number {
   return port;
 }
 
+// Exit cleanly on SIGTERM so that `--cpu-prof` gets to write its profile.
+Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+
 const listener = Deno.listen({ hostname: "127.0.0.1", port: controlPort });
 for await (const conn of listener) serveControl(conn);

@@ -37,6 +37,8 @@ export interface RunOptions {
   heraldEntry: string;
   /** Load-generator flags for this mode. */
   loadArgs: string[];
+  /** Directory for `--cpu-prof` profiles of both servers, or undefined for none. */
+  profileDir: string | undefined;
 }
 
 interface ServerProcess {
@@ -117,6 +119,7 @@ function parseOptions(args: string[]): RunOptions {
       repeat: { type: "string", default: "1" },
       out: { type: "string", default: "bench-results/latest.json" },
       herald: { type: "string", default: "main.ts" },
+      profile: { type: "boolean", default: false },
     },
   });
   const figures = values.figures.split(",").map((f) => f.trim()) as FigureName[];
@@ -148,6 +151,7 @@ function parseOptions(args: string[]): RunOptions {
     out: absolute(values.out),
     heraldEntry: absolute(values.herald),
     loadArgs,
+    profileDir: values.profile ? absolute("bench-results/profiles") : undefined,
   };
 }
 
@@ -170,7 +174,7 @@ async function measure(
   figure: FigureName,
   extra: string[],
 ): Promise<Result> {
-  const server = await startServer(opts, kind);
+  const server = await startServer(opts, kind, figure);
   try {
     const args = [
       "run",
@@ -207,12 +211,22 @@ async function measure(
   }
 }
 
-async function startServer(opts: RunOptions, kind: ServerKind): Promise<ServerProcess> {
+async function startServer(
+  opts: RunOptions,
+  kind: ServerKind,
+  figure: FigureName,
+): Promise<ServerProcess> {
   const wsPort = freePort();
   const controlPort = freePort();
+  const profile = opts.profileDir === undefined ? [] : [
+    `--cpu-prof-dir=${opts.profileDir}`,
+    `--cpu-prof-name=${kind}.${figure}.cpuprofile`,
+    "--cpu-prof-md",
+  ];
   const args = kind === "reference"
     ? [
       "run",
+      ...profile,
       "--allow-net",
       `${BENCH_DIR}reference_server.ts`,
       "--ws-port",
@@ -222,6 +236,7 @@ async function startServer(opts: RunOptions, kind: ServerKind): Promise<ServerPr
     ]
     : [
       "run",
+      ...profile,
       "--allow-net",
       "--allow-env",
       opts.heraldEntry,
