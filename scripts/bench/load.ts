@@ -46,6 +46,8 @@ const MAX_PUSHES_PER_WINDOW = 20_000_000;
 const PIPELINE_BATCH = 256;
 const PIPELINE_WINDOW = 4096;
 const BROADCAST_WINDOW = 4;
+/** Pause after opening clients, so connection set-up work does not leak into a window. */
+const SETTLE_MS = 1000;
 const encoder = new TextEncoder();
 
 /** A set of identified clients whose uids are `${prefix}${index}`. */
@@ -116,6 +118,7 @@ async function memory(opts: LoadOptions): Promise<Record<string, unknown>> {
   const baseline = readRssBytes(opts.serverPid);
   const pool = new ClientPool(opts.wsPort, "m");
   const steps = [];
+  let previous = { connections: 0, rss: baseline };
   for (const n of opts.memorySteps) {
     const cpu = startCpuWindow(opts.serverPid);
     await pool.grow(n);
@@ -127,9 +130,12 @@ async function memory(opts: LoadOptions): Promise<Record<string, unknown>> {
       connections: n,
       rss_bytes: rss,
       rss_per_conn_kib: round((rss - baseline) / n / 1024, 2),
+      // Slope since the previous step: free of the baseline and of the first heap growth.
+      marginal_kib: round((rss - previous.rss) / (n - previous.connections) / 1024, 2),
       connect_per_s: round(n / sample.wall_s, 0),
       cpu: sample,
     });
+    previous = { connections: n, rss };
     log(`memory ${n}: ${round((rss - baseline) / n / 1024, 2)} KiB/conn`);
   }
   return { baseline_rss_bytes: baseline, steps, closed_early: pool.closedEarly };
@@ -139,6 +145,7 @@ async function memory(opts: LoadOptions): Promise<Record<string, unknown>> {
 async function unicast(opts: LoadOptions): Promise<Record<string, unknown>> {
   const pool = new ClientPool(opts.wsPort, "u");
   await pool.grow(opts.receivers);
+  await sleep(SETTLE_MS);
   const batches = buildUnicastBatches(opts.receivers, 64);
   const pipelined1 = await pipelined(opts, pool, batches, 1);
   log(`unicast pipelined x1: ${pipelined1.pushes_per_s}/s`);
@@ -283,6 +290,7 @@ async function broadcast(opts: LoadOptions): Promise<Record<string, unknown>> {
   const results = [];
   for (const n of opts.broadcastClients) {
     await pool.grow(n);
+    await sleep(SETTLE_MS);
     const conn = await ControlConn.open(opts.controlPort);
     const line = encoder.encode(`{"cmd":"broadcast","data":"hello everyone"}\n`);
     const base = pool.deliveries.value;
@@ -336,6 +344,7 @@ async function latency(opts: LoadOptions): Promise<Record<string, unknown>> {
   if (!(opts.rate > 0)) throw new RangeError(`Cannot run latency: --rate must be > 0`);
   const pool = new ClientPool(opts.wsPort, "l");
   await pool.grow(opts.receivers);
+  await sleep(SETTLE_MS);
   const conn = await ControlConn.open(opts.controlPort);
   const samples: number[] = [];
   let recording = false;
