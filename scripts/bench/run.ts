@@ -7,8 +7,9 @@
  * one line per figure and a table, and writes the whole run as JSON.
  *
  * Usage (Deno 2.9 reads /proc files only with --allow-all; every socket is on 127.0.0.1):
- *   deno run --allow-all scripts/bench/run.ts [--quick] [--figures memory,unicast,broadcast,latency,churn]
- *     [--repeat 1] [--out bench-results/latest.json] [--herald main.ts]
+ *   deno run --allow-all scripts/bench/run.ts [--quick] [--figures memory,unicast,...]
+ *     [--repeat 3] [--out bench-results/latest.json] [--herald main.ts] [--profile]
+ *     [--herald-env KEY=VALUE ...]
  */
 import { parseArgs } from "node:util";
 import { readCpuSeconds, readMachineBusySeconds, round } from "./proc.ts";
@@ -43,6 +44,8 @@ export interface RunOptions {
   loadArgs: string[];
   /** Directory for `--cpu-prof` profiles of both servers, or undefined for none. */
   profileDir: string | undefined;
+  /** Extra environment for the Herald process only, e.g. `DENO_USE_WRITEV=1`. */
+  heraldEnv: Record<string, string>;
 }
 
 interface ServerProcess {
@@ -128,6 +131,7 @@ function parseOptions(args: string[]): RunOptions {
       out: { type: "string", default: "bench-results/latest.json" },
       herald: { type: "string", default: "main.ts" },
       profile: { type: "boolean", default: false },
+      "herald-env": { type: "string", multiple: true, default: [] },
     },
   });
   const figures = values.figures.split(",").map((f) => f.trim()) as FigureName[];
@@ -161,7 +165,20 @@ function parseOptions(args: string[]): RunOptions {
     heraldEntry: absolute(values.herald),
     loadArgs,
     profileDir: values.profile ? absolute("bench-results/profiles") : undefined,
+    heraldEnv: parseEnv(values["herald-env"]),
   };
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq < 1) {
+      throw new RangeError(`Cannot run: --herald-env must be KEY=VALUE: current value is ${pair}`);
+    }
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 function absolute(path: string): string {
@@ -312,6 +329,7 @@ async function startServer(
   const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd: REPO_DIR,
+    env: kind === "herald" ? opts.heraldEnv : {},
     stdin: "null",
     stdout: "null",
     stderr: "piped",
