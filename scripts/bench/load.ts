@@ -38,6 +38,8 @@ export interface LoadOptions {
   freshConcurrency: number;
   /** Concurrent connect-identify-push-close loops of the churn figure. */
   churnConcurrency: number;
+  /** Which unicast modes to run: `x1`, `x8`, `fresh` (all by default; fewer for profiling). */
+  unicastModes: string[];
 }
 
 const CONNECT_BATCH = 250;
@@ -47,7 +49,7 @@ const PIPELINE_BATCH = 256;
 const PIPELINE_WINDOW = 4096;
 const BROADCAST_WINDOW = 4;
 /** Pause after opening clients, so connection set-up work does not leak into a window. */
-const SETTLE_MS = 1000;
+const SETTLE_MS = 500;
 const encoder = new TextEncoder();
 
 /** A set of identified clients whose uids are `${prefix}${index}`. */
@@ -147,13 +149,23 @@ async function unicast(opts: LoadOptions): Promise<Record<string, unknown>> {
   await pool.grow(opts.receivers);
   await sleep(SETTLE_MS);
   const batches = buildUnicastBatches(opts.receivers, 64);
-  const pipelined1 = await pipelined(opts, pool, batches, 1);
-  log(`unicast pipelined x1: ${pipelined1.pushes_per_s}/s`);
-  const pipelined8 = await pipelined(opts, pool, batches, 8);
-  log(`unicast pipelined x8: ${pipelined8.pushes_per_s}/s`);
-  const fresh = await freshConnections(opts);
-  log(`unicast fresh x${opts.freshConcurrency}: ${fresh.pushes_per_s}/s`);
-  return { receivers: opts.receivers, pipelined_1: pipelined1, pipelined_8: pipelined8, fresh };
+  const result: Record<string, unknown> = { receivers: opts.receivers };
+  if (opts.unicastModes.includes("x1")) {
+    const pipelined1 = await pipelined(opts, pool, batches, 1);
+    log(`unicast pipelined x1: ${pipelined1.pushes_per_s}/s`);
+    result["pipelined_1"] = pipelined1;
+  }
+  if (opts.unicastModes.includes("x8")) {
+    const pipelined8 = await pipelined(opts, pool, batches, 8);
+    log(`unicast pipelined x8: ${pipelined8.pushes_per_s}/s`);
+    result["pipelined_8"] = pipelined8;
+  }
+  if (opts.unicastModes.includes("fresh")) {
+    const fresh = await freshConnections(opts);
+    log(`unicast fresh x${opts.freshConcurrency}: ${fresh.pushes_per_s}/s`);
+    result["fresh"] = fresh;
+  }
+  return result;
 }
 
 function buildUnicastBatches(receivers: number, count: number): Uint8Array[] {
@@ -529,6 +541,7 @@ if (import.meta.main) {
       rate: { type: "string", default: "0" },
       "fresh-concurrency": { type: "string", default: "8" },
       "churn-concurrency": { type: "string", default: "32" },
+      "unicast-modes": { type: "string", default: "x1,x8,fresh" },
     },
   });
   const opts: LoadOptions = {
@@ -543,6 +556,7 @@ if (import.meta.main) {
     rate: parseNumber("--rate", values.rate),
     freshConcurrency: parseNumber("--fresh-concurrency", values["fresh-concurrency"]),
     churnConcurrency: parseNumber("--churn-concurrency", values["churn-concurrency"]),
+    unicastModes: values["unicast-modes"].split(","),
   };
   const result = await runFigure(opts);
   console.log(JSON.stringify({ figure: opts.figure, ...result }));
