@@ -9,7 +9,7 @@
  * Usage (Deno 2.9 reads /proc files only with --allow-all; every socket is on 127.0.0.1):
  *   deno run --allow-all scripts/bench/run.ts [--quick] [--figures memory,unicast,...]
  *     [--repeat 3] [--out bench-results/latest.json] [--herald main.ts] [--profile]
- *     [--budget 150]
+ *     [--budget 150] [--server-v8-flags=--max-semi-space-size=1]
  *     [--herald-env KEY=VALUE ...]
  */
 import { parseArgs } from "node:util";
@@ -52,6 +52,8 @@ export interface RunOptions {
    * disturbed figures, so a busy box cannot stretch the run without bound.
    */
   budgetSeconds: number;
+  /** V8 flags for both servers alike, e.g. `--max-semi-space-size=1` for the memory figure. */
+  serverV8Flags: string | undefined;
 }
 
 interface ServerProcess {
@@ -143,6 +145,7 @@ function parseOptions(args: string[]): RunOptions {
       profile: { type: "boolean", default: false },
       "herald-env": { type: "string", multiple: true, default: [] },
       budget: { type: "string" },
+      "server-v8-flags": { type: "string" },
     },
   });
   const figures = values.figures.split(",").map((f) => f.trim()) as FigureName[];
@@ -178,6 +181,7 @@ function parseOptions(args: string[]): RunOptions {
     profileDir: values.profile ? absolute("bench-results/profiles") : undefined,
     heraldEnv: parseEnv(values["herald-env"]),
     budgetSeconds: Number(values.budget ?? (values.quick ? 45 : 150)),
+    serverV8Flags: values["server-v8-flags"],
   };
 }
 
@@ -309,15 +313,16 @@ async function startServer(
 ): Promise<ServerProcess> {
   const wsPort = freePort();
   const controlPort = freePort();
-  const profile = opts.profileDir === undefined ? [] : [
+  const runtimeFlags: string[] = opts.profileDir === undefined ? [] : [
     `--cpu-prof-dir=${opts.profileDir}`,
     `--cpu-prof-name=${kind}.${figure}.cpuprofile`,
     "--cpu-prof-md",
   ];
+  if (opts.serverV8Flags !== undefined) runtimeFlags.push(`--v8-flags=${opts.serverV8Flags}`);
   const args = kind === "reference"
     ? [
       "run",
-      ...profile,
+      ...runtimeFlags,
       "--allow-net",
       `${BENCH_DIR}reference_server.ts`,
       "--ws-port",
@@ -327,7 +332,7 @@ async function startServer(
     ]
     : [
       "run",
-      ...profile,
+      ...runtimeFlags,
       "--allow-net",
       "--allow-env",
       opts.heraldEntry,
