@@ -165,7 +165,7 @@ function parseOptions(args: string[]): RunOptions {
     ? ["--duration", "1", "--memory-steps", "1000,5000", "--broadcast-clients", "1000,5000"]
     : [
       "--duration",
-      "2",
+      "1.5",
       "--memory-steps",
       "1000,10000,19000",
       "--broadcast-clients",
@@ -180,7 +180,7 @@ function parseOptions(args: string[]): RunOptions {
     loadArgs,
     profileDir: values.profile ? absolute("bench-results/profiles") : undefined,
     heraldEnv: parseEnv(values["herald-env"]),
-    budgetSeconds: Number(values.budget ?? (values.quick ? 45 : 150)),
+    budgetSeconds: Number(values.budget ?? (values.quick ? 40 : 120)),
     serverV8Flags: values["server-v8-flags"],
   };
 }
@@ -239,17 +239,17 @@ async function measureQuietly(
   return result;
 }
 
-/** Waits until other processes use under 0.15 of a core over 0.5 s; returns the wait in ms. */
+/** Waits until other processes use under 0.15 of a core over 0.25 s; returns the wait in ms. */
 async function waitForQuiet(): Promise<number> {
   const start = performance.now();
   while (performance.now() - start < QUIET_WAIT_MS) {
     const m0 = readMachineBusySeconds();
     const self0 = readCpuSeconds("self");
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 250));
     const other = readMachineBusySeconds() - m0 - (readCpuSeconds("self") - self0);
-    if (other / 0.5 < 0.15) break;
+    if (other / 0.25 < 0.15) break;
   }
-  return Math.round(performance.now() - start - 500);
+  return Math.round(performance.now() - start - 250);
 }
 
 /** The largest `other_util` of any CPU window in a result. */
