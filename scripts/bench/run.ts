@@ -9,7 +9,7 @@
  * Usage (Deno 2.9 reads /proc files only with --allow-all; every socket is on 127.0.0.1):
  *   deno run --allow-all scripts/bench/run.ts [--quick] [--figures memory,unicast,...]
  *     [--repeat 3] [--out bench-results/latest.json] [--herald main.ts] [--profile]
- *     [--budget 150] [--server-v8-flags=--max-semi-space-size=1]
+ *     [--budget 120] [--server-v8-flags=--max-semi-space-size=1]
  *     [--herald-env KEY=VALUE ...]
  */
 import { parseArgs } from "node:util";
