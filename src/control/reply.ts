@@ -27,8 +27,8 @@ export function formatError(error: ControlError, id?: RequestId): string {
  * `\r` or NUL cannot split or corrupt the reply line on the client's side.
  */
 function escapeControls(text: string): string {
-  // deno-lint-ignore no-control-regex -- matching control characters is the point.
   return text.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point.
     /[\u0000-\u001f\u007f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
