@@ -6,7 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
 import { textFrame } from "../frame.ts";
-import type { Identify, Identity } from "../identify.ts";
+import type { Identify, IdentifyResult, Identity } from "../identify.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import type { Registry } from "../registry.ts";
 import { dropSocket } from "./drop_socket.ts";
@@ -311,7 +311,11 @@ class ClientSession {
 
   #verify(credential: string): void {
     this.#state = "verifying";
-    this.#options.identify(credential).then((result) => {
+    this.#options.identify(credential).catch((error): IdentifyResult => {
+      // A check that throws is a bug, but one peer's token must not take the process down.
+      log.error("Identify failed on socket #{id}: {error}", { id: this.#id, error });
+      return { ok: false, close: CLOSE.invalidToken, detail: "identify threw" };
+    }).then((result) => {
       if (this.#state === "ended") return;
       if (!result.ok) {
         log.debug("Refused socket #{id}: {reason} ({detail})", {
