@@ -33,8 +33,11 @@ export class ControlServer {
   readonly #options: ControlServerOptions;
   readonly #conns = new Set<Deno.TcpConn>();
   readonly #sessions = new Set<Promise<void>>();
+  /** Connections waiting for their next bytes: the ones shutdown may close at once. */
+  readonly #reading = new Set<Deno.TcpConn>();
   readonly #accepting: Promise<void>;
-  readonly #secretDigest: Uint8Array | undefined;
+  #secretDigest: Uint8Array | undefined;
+  #closing = false;
 
   /** Starts listening at once. */
   constructor(options: ControlServerOptions) {
@@ -56,10 +59,19 @@ export class ControlServer {
     return this.#conns.size;
   }
 
-  /** Stops accepting, closes every connection, and waits for their loops to end. */
+  /** Sets the secret that connections not yet authenticated must send; undefined turns auth off. */
+  setControlSecret(secret: string | undefined): void {
+    this.#secretDigest = secret === undefined ? undefined : sha256(secret);
+  }
+
+  /**
+   * Stops accepting and closes every connection, answering first the requests already read: a
+   * connection waiting for bytes closes at once, one busy with a chunk closes after its replies.
+   */
   async close(): Promise<void> {
+    this.#closing = true;
     this.#listener.close();
-    for (const conn of this.#conns) closeQuietly(conn);
+    for (const conn of this.#reading) closeQuietly(conn);
     await this.#accepting;
     await Promise.all(this.#sessions);
   }
@@ -93,8 +105,14 @@ export class ControlServer {
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let authorized = this.#secretDigest === undefined;
     try {
-      while (true) {
-        const read = await conn.read(buffer);
+      while (!this.#closing) {
+        this.#reading.add(conn);
+        let read: number | null;
+        try {
+          read = await conn.read(buffer);
+        } finally {
+          this.#reading.delete(conn);
+        }
         if (read === null) break;
         const chunk = lines.push(buffer.subarray(0, read));
         let replies = "";
@@ -168,8 +186,9 @@ export class ControlServer {
     } catch {
       return false;
     }
+    if (this.#secretDigest === undefined) return true; // A reload turned auth off meanwhile.
     // Digests have one length, so the comparison time says nothing about the secret.
-    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest!);
+    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest);
   }
 }
 
