@@ -14,6 +14,8 @@ import { formatError, formatOutcome } from "./reply.ts";
 
 const log = getLogger(["herald", "control"]);
 const READ_BUFFER_BYTES = 64 * 1024;
+/** On close, how long bytes already on their way may still arrive and be answered. */
+const DRAIN_MS = 100;
 
 /** Options of {@linkcode ControlServer}. */
 export interface ControlServerOptions {
@@ -37,7 +39,8 @@ export class ControlServer {
   readonly #reading = new Set<Deno.TcpConn>();
   readonly #accepting: Promise<void>;
   #secretDigest: Uint8Array | undefined;
-  #closing = false;
+  /** Set by close(): reading goes on until then, replies included, and stops after. */
+  #drainUntil = Infinity;
 
   /** Starts listening at once. */
   constructor(options: ControlServerOptions) {
@@ -65,13 +68,17 @@ export class ControlServer {
   }
 
   /**
-   * Stops accepting and closes every connection, answering first the requests already read: a
-   * connection waiting for bytes closes at once, one busy with a chunk closes after its replies.
+   * Stops accepting and closes every connection once the requests already sent are answered:
+   * for a short drain window reading goes on; then a connection waiting for bytes closes at once,
+   * one busy with a chunk closes after writing its replies.
    */
   async close(): Promise<void> {
-    this.#closing = true;
-    this.#listener.close();
-    for (const conn of this.#reading) closeQuietly(conn);
+    if (this.#drainUntil === Infinity) {
+      this.#drainUntil = performance.now() + DRAIN_MS;
+      this.#listener.close();
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      for (const conn of this.#reading) closeQuietly(conn);
+    }
     await this.#accepting;
     await Promise.all(this.#sessions);
   }
@@ -105,7 +112,7 @@ export class ControlServer {
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let authorized = this.#secretDigest === undefined;
     try {
-      while (!this.#closing) {
+      while (performance.now() < this.#drainUntil) {
         this.#reading.add(conn);
         let read: number | null;
         try {
