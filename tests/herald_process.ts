@@ -34,6 +34,10 @@ export class HeraldProcess implements AsyncDisposable {
 
   private constructor(child: Deno.ChildProcess) {
     this.child = child;
+    child.status.then((status) => {
+      this.#status = status;
+      this.#wake();
+    });
     this.#reading = Promise.all([this.#read(child.stdout), this.#read(child.stderr)]).then(() => {
       this.#wake();
     });
