@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { readErrorReason } from "./read_error.ts";
 
 /** How log records are written. */
 export type LogFormat = "text" | "json";
@@ -251,11 +252,17 @@ function readConfigFile(
   readTextFile: (path: string) => string,
   prefix: string,
 ): Map<string, Raw> {
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (error) {
+    throw new RangeError(`${prefix} --config ${path} cannot be read: ${readErrorReason(error)}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readTextFile(path));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new RangeError(`${prefix} --config ${path} cannot be read: ${(error as Error).message}`);
+    throw new RangeError(`${prefix} --config ${path} is not JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new RangeError(`${prefix} --config ${path} must hold a JSON object`);

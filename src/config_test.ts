@@ -113,7 +113,7 @@ Deno.test("loadConfig() refuses a config file's unknown keys by name, and bad va
   );
   assert.throws(
     () => loadConfig(["--config", "h.json"], {}, { readTextFile: () => "{oops" }),
-    /Cannot start: --config h\.json cannot be read: /,
+    /Cannot start: --config h\.json is not JSON: /,
   );
   assert.throws(
     () =>

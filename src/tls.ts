@@ -4,6 +4,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
+import { readErrorReason } from "./read_error.ts";
 
 /** A PEM certificate chain and its private key, as `Deno.serve` takes them. */
 export interface TlsMaterial {
@@ -29,11 +30,9 @@ async function readPem(flag: string, path: string, action: string): Promise<stri
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotCapable
-      ? "no read permission (a compiled herald reads only the paths given to its build's " +
-        "--allow-read; see docs/deployment.md)"
-      : (error as Error).message;
-    throw new RangeError(`Cannot ${action}: ${flag} ${path} cannot be read: ${why}`);
+    throw new RangeError(
+      `Cannot ${action}: ${flag} ${path} cannot be read: ${readErrorReason(error)}`,
+    );
   }
   if (!text.includes("-----BEGIN ")) {
     throw new RangeError(`Cannot ${action}: ${flag} ${path} is not a PEM file`);
