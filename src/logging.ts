@@ -12,7 +12,10 @@ export async function setupLogging(level: LogLevel, format: LogFormat): Promise<
     reset: true,
     sinks: {
       console: getConsoleSink({
-        formatter: format === "json" ? jsonLinesFormatter : getTextFormatter({ value: "bare" }),
+        formatter: format === "json"
+          ? jsonLinesFormatter
+          // Strings bare (uids, addresses), everything else inspected.
+          : getTextFormatter({ value: (v, inspect) => typeof v === "string" ? v : inspect(v) }),
       }),
     },
     loggers: [

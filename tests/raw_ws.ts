@@ -50,22 +50,20 @@ export class RawWsClient implements Disposable {
     return this.write(maskedFrame(0x1, new TextEncoder().encode(text)));
   }
 
-  /** Reads until the server closes; returns every byte it sent. */
-  async readToEnd(ms = 10_000): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
+  /**
+   * Reads until the server sends a close frame or closes the TCP connection, and returns the
+   * close code (undefined when the connection ended without one). The server may keep the TCP
+   * connection open after its close frame, waiting for ours, so the frame is what counts.
+   */
+  async readCloseCode(ms = 10_000): Promise<number | undefined> {
+    const stream = new FrameScanner();
     const buffer = new Uint8Array(64 * 1024);
-    while (true) {
-      const read = await within(ms, this.conn.read(buffer), "the server to close");
+    while (stream.closeCode === undefined) {
+      const read = await within(ms, this.conn.read(buffer), "a close frame");
       if (read === null) break;
-      chunks.push(buffer.slice(0, read));
+      stream.push(buffer.subarray(0, read));
     }
-    const all = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      all.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return all;
+    return stream.closeCode;
   }
 
   [Symbol.dispose](): void {
@@ -112,25 +110,48 @@ export function maskedFrame(opcode: number, payload: Uint8Array, fin = true): Ui
   return frame;
 }
 
-/** The close code of the last close frame (opcode 8) in a server byte stream, if any. */
-export function closeCodeIn(stream: Uint8Array): number | undefined {
-  let offset = 0;
-  let code: number | undefined;
-  while (offset + 2 <= stream.length) {
-    const opcode = stream[offset]! & 0x0f;
-    let length = stream[offset + 1]! & 0x7f;
-    let start = offset + 2;
-    if (length === 126) {
-      length = (stream[offset + 2]! << 8) | stream[offset + 3]!;
-      start += 2;
-    } else if (length === 127) {
-      length = Number(
-        new DataView(stream.buffer, stream.byteOffset + offset + 2, 8).getBigUint64(0),
-      );
-      start += 8;
+/** Walks server frames as bytes arrive, keeping only the bytes of the frame under way. */
+class FrameScanner {
+  closeCode: number | undefined;
+  #pending = new Uint8Array(0);
+  #skip = 0;
+
+  push(bytes: Uint8Array): void {
+    if (this.#skip >= bytes.length) {
+      this.#skip -= bytes.length;
+      return;
     }
-    if (opcode === 0x8 && length >= 2) code = (stream[start]! << 8) | stream[start + 1]!;
-    offset = start + length;
+    bytes = bytes.subarray(this.#skip);
+    this.#skip = 0;
+    const joined = new Uint8Array(this.#pending.length + bytes.length);
+    joined.set(this.#pending);
+    joined.set(bytes, this.#pending.length);
+    let offset = 0;
+    while (offset + 2 <= joined.length) {
+      const opcode = joined[offset]! & 0x0f;
+      let length = joined[offset + 1]! & 0x7f;
+      let start = offset + 2;
+      if (length === 126) {
+        if (start + 2 > joined.length) break;
+        length = (joined[start]! << 8) | joined[start + 1]!;
+        start += 2;
+      } else if (length === 127) {
+        if (start + 8 > joined.length) break;
+        length = Number(new DataView(joined.buffer, start, 8).getBigUint64(0));
+        start += 8;
+      }
+      if (opcode === 0x8) {
+        if (start + 2 > joined.length) break;
+        this.closeCode = (joined[start]! << 8) | joined[start + 1]!;
+        return;
+      }
+      if (start + length > joined.length) {
+        this.#skip = start + length - joined.length;
+        offset = joined.length;
+        break;
+      }
+      offset = start + length;
+    }
+    this.#pending = joined.slice(offset);
   }
-  return code;
 }

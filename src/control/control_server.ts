@@ -180,7 +180,7 @@ export class ControlServer {
   #answer(line: string): string {
     const parsed = parseCommandLine(line);
     if (!parsed.ok) {
-      log.debug("Refused control request: {code}: {message}", { ...parsed.error });
+      log.warn("Refused control request: {code}: {message}", { ...parsed.error });
       return formatError(parsed.error, parsed.id);
     }
     return formatOutcome(parsed.command, dispatch(parsed.command, this.#options.context));

@@ -1,0 +1,50 @@
+/**
+ * Makes sure the programs the test suite drives are installed: real peers, not mocks. On a
+ * Debian machine where we are root (CI, a fresh VPS) it installs what is missing with apt-get;
+ * elsewhere it names the packages to install and fails.
+ * @module
+ */
+
+/** Program → Debian package that provides it. */
+const TOOLS: Record<string, string> = {
+  php: "php-cli",
+  openssl: "openssl",
+};
+
+async function has(program: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${program}`],
+      stdout: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const { success } = await new Deno.Command(command, {
+    args,
+    stdout: "inherit",
+    stderr: "inherit",
+  })
+    .output();
+  if (!success) throw new Error(`${command} ${args.join(" ")} failed`);
+}
+
+const missing: string[] = [];
+for (const [program, pkg] of Object.entries(TOOLS)) if (!(await has(program))) missing.push(pkg);
+
+if (missing.length > 0) {
+  const isRoot = Deno.uid() === 0;
+  if (!isRoot || !(await has("apt-get"))) {
+    console.error(
+      `The tests need: ${missing.join(" ")}. Install them: apt-get install -y ${missing.join(" ")}`,
+    );
+    Deno.exit(1);
+  }
+  console.error(`Installing test tools: ${missing.join(" ")}`);
+  await run("apt-get", ["update", "-qq"]);
+  await run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]);
+}
