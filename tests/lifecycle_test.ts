@@ -58,18 +58,27 @@ test("SIGTERM closes every socket with 1001, answers requests already sent, exit
   assert.match(herald.log, /Stopped/);
 });
 
-/** A control client that floods requests and never reads, so Herald's replies block. */
-async function stuckControlClient(herald: HeraldProcess): Promise<ControlClient> {
+/**
+ * A control client that pipelines far more requests than the socket buffers hold and never reads
+ * the replies, so Herald's reply writes block: a connection that cannot drain.
+ */
+async function stuckControlClient(herald: HeraldProcess) {
   const control = await ControlClient.connect(herald.controlAddr);
-  // Each 2-byte bad line earns a ~70-byte error reply: the socket buffers fill fast.
-  const flood = new TextEncoder().encode("x\n".repeat(512 * 1024));
-  await control.write(flood);
-  return control;
+  const flood = new TextEncoder().encode(`{"cmd":"count"}\n`.repeat(1024 * 1024));
+  // The write itself blocks once Herald stops reading; it fails when Herald exits.
+  const writing = control.write(flood).catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return {
+    async [Symbol.asyncDispose]() {
+      control[Symbol.dispose]();
+      await writing;
+    },
+  };
 }
 
 test("SIGTERM exits 1 after --shutdown-timeout when a socket will not drain", async () => {
   await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "1"] });
-  using _control = await stuckControlClient(herald);
+  await using _control = await stuckControlClient(herald);
   const started = performance.now();
   herald.signal("SIGTERM");
   const status = await herald.exit();
@@ -81,7 +90,7 @@ test("SIGTERM exits 1 after --shutdown-timeout when a socket will not drain", as
 
 test("a second signal during a slow shutdown exits at once", async () => {
   await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "60"] });
-  using _control = await stuckControlClient(herald);
+  await using _control = await stuckControlClient(herald);
   herald.signal("SIGTERM");
   await herald.waitForLog(/SIGTERM: shutting down/);
   const started = performance.now();
