@@ -41,23 +41,17 @@ async function main(build: BuildInfo): Promise<number> {
     pid: Deno.pid,
   });
   logNofileLimit(config, env);
-  let herald: Herald;
-  try {
-    herald = await startHerald(config);
-  } catch (error) {
-    const message = (error as Error).message;
-    log.error("{message}", {
-      message: message.startsWith("Cannot") ? message : `Cannot start: ${message}`,
-    });
-    return 1;
-  }
 
+  // Listen before starting: SIGHUP's default action would end the process, and systemd may send
+  // it as soon as the process runs.
   const stop = [Promise.withResolvers<Deno.Signal>(), Promise.withResolvers<Deno.Signal>()];
   let stopSignals = 0;
   const onStop = (signal: Deno.Signal) => () => stop[Math.min(stopSignals++, 1)]!.resolve(signal);
+  let herald: Herald | undefined;
   let reloading = Promise.resolve();
   const onReload = () => {
     reloading = reloading.then(async () => {
+      if (herald === undefined) return log.warn("SIGHUP before start-up finished: ignored");
       try {
         const next = loadConfig(Deno.args, env, { action: "reload" });
         if (next.kind === "run") config = await reloadHerald(herald, config, next.config);
@@ -74,16 +68,27 @@ async function main(build: BuildInfo): Promise<number> {
     Deno.addSignalListener("SIGHUP", onReload);
   }
 
+  try {
+    herald = await startHerald(config);
+  } catch (error) {
+    const message = (error as Error).message;
+    log.error("{message}", {
+      message: message.startsWith("Cannot") ? message : `Cannot start: ${message}`,
+    });
+    return 1;
+  }
+
   const signal = await stop[0]!.promise;
+  const running = herald;
   const timeout = config.shutdownTimeoutSeconds;
   log.info(
     "{signal}: shutting down, {connections} sockets get close 1001 (at most {timeout} s; " +
       "signal again to exit at once)",
-    { signal, connections: herald.registry.connectionCount, timeout },
+    { signal, connections: running.registry.connectionCount, timeout },
   );
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
-    herald.shutdown().then(() => "stopped" as const),
+    running.shutdown().then(() => "stopped" as const),
     new Promise<"timeout">((resolve) =>
       timer = setTimeout(() => resolve("timeout"), timeout * 1000)
     ),

@@ -63,23 +63,34 @@ export async function startHerald(
     maxUnsentFrames: config.maxUnsentFrames,
     allowedOrigins: config.allowedOrigins,
   });
-  const control: ControlServer = new ControlServer({
-    hostname: config.controlHost,
-    port: config.controlPort,
-    maxLineBytes: config.maxLineBytes,
-    controlSecret: config.controlSecret,
-    context: {
-      registry,
-      serverStats: () => ({
-        pending: gateway.pendingCount,
-        control_connections: control.connectionCount,
-        uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+  const control: ControlServer = listening(
+    "--control-port",
+    config.controlHost,
+    config.controlPort,
+    () =>
+      new ControlServer({
+        hostname: config.controlHost,
+        port: config.controlPort,
+        maxLineBytes: config.maxLineBytes,
+        controlSecret: config.controlSecret,
+        context: {
+          registry,
+          serverStats: () => ({
+            pending: gateway.pendingCount,
+            control_connections: control.connectionCount,
+            uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+          }),
+        },
       }),
-    },
-  });
+  );
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = await serveWs(config.host, config.wsPort, tls, gateway.handle);
+    server = await listening(
+      "--ws-port",
+      config.host,
+      config.wsPort,
+      () => serveWs(config.host, config.wsPort, tls, gateway.handle),
+    );
   } catch (error) {
     await control.close();
     throw error;
@@ -134,6 +145,24 @@ export async function startHerald(
       return stopping;
     },
   };
+}
+
+/** Runs `bind`, naming the setting when the address cannot be bound. */
+function listening<T>(flag: string, hostname: string, port: number, bind: () => T): T {
+  const named = (error: unknown): never => {
+    if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+      throw new RangeError(
+        `Cannot start: ${flag} cannot listen on ${hostname}:${port}: ${(error as Error).message}`,
+      );
+    }
+    throw error;
+  };
+  try {
+    const bound = bind();
+    return (bound instanceof Promise ? bound.catch(named) : bound) as T;
+  } catch (error) {
+    return named(error);
+  }
 }
 
 function identifyOf(config: Config): Identify {

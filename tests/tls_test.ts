@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { CLOSE } from "../src/errors.ts";
-import { ControlClient, test, within } from "./helpers.ts";
+import { ControlClient, eventually, test, within } from "./helpers.ts";
 import { HeraldProcess, MAIN, RUN_PERMISSIONS, runCommand, tempDir } from "./herald_process.ts";
 
 /**

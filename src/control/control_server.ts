@@ -76,7 +76,7 @@ export class ControlServer {
     if (this.#drainUntil === Infinity) {
       this.#drainUntil = performance.now() + DRAIN_MS;
       this.#listener.close();
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      if (this.#conns.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       for (const conn of this.#reading) closeQuietly(conn);
     }
     await this.#accepting;
