@@ -90,13 +90,7 @@ test("--tls-cert/--tls-key serve wss:// and https://, and SIGHUP swaps the certi
   {
     using control = await ControlClient.connect(herald.controlAddr);
     assert.equal(await control.request({ uid: "u1", data: "over tls" }), "ok");
-    await within(
-      5000,
-      (async () => {
-        while (first.received.length < 2) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      "the push",
-    );
+    await eventually(() => first.received.length === 2, 5000, "the push");
     assert.equal(first.received[1], "over tls");
   }
 
