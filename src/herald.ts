@@ -25,8 +25,6 @@ export interface Herald {
   readonly wsAddr: Deno.NetAddr;
   readonly controlAddr: Deno.NetAddr;
   readonly registry: Registry;
-  /** True when the WebSocket port speaks wss:// and https://. */
-  readonly tls: boolean;
   /**
    * Applies what a reload may change while running: token secrets, the control secret, and the
    * TLS certificate (read again even when its path is the same). Throws, changing nothing, when
@@ -111,7 +109,6 @@ export async function startHerald(
     wsAddr: server.addr,
     controlAddr: control.addr,
     registry,
-    tls: tls !== undefined,
     async reload(next) {
       let tlsReloaded = false;
       if (tls !== undefined && stopping === undefined) {
