@@ -100,3 +100,20 @@ Deno.test("createIdentify() refuses a typ other than JWT", async () => {
     .sign(KEY);
   assert.equal(closeOf(await identify(token)), CLOSE.invalidToken);
 });
+
+Deno.test("createIdentify() accepts tokens of the current and every previous secret", async () => {
+  const older = "older-secret-0123456789abcdef";
+  const oldest = "oldest-secret-0123456789abcdef";
+  const rotating = createIdentify({ secret: SECRET, previousSecrets: [older, oldest] });
+  const encoder = new TextEncoder();
+  for (const key of [KEY, encoder.encode(older), encoder.encode(oldest)]) {
+    assert.equal((await rotating(await sign({ sub: "u" }, "HS256", key))).ok, true);
+  }
+  const stranger = encoder.encode("stranger-secret-0123456789abc");
+  assert.equal(
+    closeOf(await rotating(await sign({ sub: "u" }, "HS256", stranger))),
+    CLOSE.invalidToken,
+  );
+  const expiredOld = await sign({ sub: "u", exp: now() - 5 }, "HS256", encoder.encode(older));
+  assert.equal(closeOf(await rotating(expiredOld)), CLOSE.tokenExpired);
+});

@@ -14,6 +14,8 @@ import { formatError, formatOutcome } from "./reply.ts";
 
 const log = getLogger(["herald", "control"]);
 const READ_BUFFER_BYTES = 64 * 1024;
+/** On close, how long bytes already on their way may still arrive and be answered. */
+const DRAIN_MS = 100;
 
 /** Options of {@linkcode ControlServer}. */
 export interface ControlServerOptions {
@@ -33,8 +35,12 @@ export class ControlServer {
   readonly #options: ControlServerOptions;
   readonly #conns = new Set<Deno.TcpConn>();
   readonly #sessions = new Set<Promise<void>>();
+  /** Connections waiting for their next bytes: the ones shutdown may close at once. */
+  readonly #reading = new Set<Deno.TcpConn>();
   readonly #accepting: Promise<void>;
-  readonly #secretDigest: Uint8Array | undefined;
+  #secretDigest: Uint8Array | undefined;
+  /** Set by close(): reading goes on until then, replies included, and stops after. */
+  #drainUntil = Infinity;
 
   /** Starts listening at once. */
   constructor(options: ControlServerOptions) {
@@ -56,10 +62,23 @@ export class ControlServer {
     return this.#conns.size;
   }
 
-  /** Stops accepting, closes every connection, and waits for their loops to end. */
+  /** Sets the secret that connections not yet authenticated must send; undefined turns auth off. */
+  setControlSecret(secret: string | undefined): void {
+    this.#secretDigest = secret === undefined ? undefined : sha256(secret);
+  }
+
+  /**
+   * Stops accepting and closes every connection once the requests already sent are answered:
+   * for a short drain window reading goes on; then a connection waiting for bytes closes at once,
+   * one busy with a chunk closes after writing its replies.
+   */
   async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of this.#conns) closeQuietly(conn);
+    if (this.#drainUntil === Infinity) {
+      this.#drainUntil = performance.now() + DRAIN_MS;
+      this.#listener.close();
+      if (this.#conns.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      for (const conn of this.#reading) closeQuietly(conn);
+    }
     await this.#accepting;
     await Promise.all(this.#sessions);
   }
@@ -93,8 +112,14 @@ export class ControlServer {
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
     let authorized = this.#secretDigest === undefined;
     try {
-      while (true) {
-        const read = await conn.read(buffer);
+      while (performance.now() < this.#drainUntil) {
+        this.#reading.add(conn);
+        let read: number | null;
+        try {
+          read = await conn.read(buffer);
+        } finally {
+          this.#reading.delete(conn);
+        }
         if (read === null) break;
         const chunk = lines.push(buffer.subarray(0, read));
         let replies = "";
@@ -168,8 +193,9 @@ export class ControlServer {
     } catch {
       return false;
     }
+    if (this.#secretDigest === undefined) return true; // A reload turned auth off meanwhile.
     // Digests have one length, so the comparison time says nothing about the secret.
-    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest!);
+    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest);
   }
 }
 
