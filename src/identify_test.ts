@@ -240,3 +240,20 @@ Deno.test("createIdentify() refuses every random string and every altered token,
     { numRuns: 300 },
   );
 });
+
+Deno.test("createIdentify() accepts tokens of the current and every previous secret", async () => {
+  const older = "older-secret-0123456789abcdef";
+  const oldest = "oldest-secret-0123456789abcdef";
+  const rotating = createIdentify({ secret: SECRET, previousSecrets: [older, oldest] });
+  const encoder = new TextEncoder();
+  for (const key of [KEY, encoder.encode(older), encoder.encode(oldest)]) {
+    assert.equal((await rotating(await sign({ sub: "u" }, "HS256", key))).ok, true);
+  }
+  const stranger = encoder.encode("stranger-secret-0123456789abc");
+  assert.equal(
+    closeOf(await rotating(await sign({ sub: "u" }, "HS256", stranger))),
+    CLOSE.invalidToken,
+  );
+  const expiredOld = await sign({ sub: "u", exp: now() - 5 }, "HS256", encoder.encode(older));
+  assert.equal(closeOf(await rotating(expiredOld)), CLOSE.tokenExpired);
+});

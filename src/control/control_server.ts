@@ -14,6 +14,8 @@ import { formatError, formatOutcome } from "./reply.ts";
 
 const log = getLogger(["herald", "control"]);
 const READ_BUFFER_BYTES = 64 * 1024;
+/** On close, how long bytes already on their way may still arrive and be answered. */
+const DRAIN_MS = 100;
 
 /** Options of {@linkcode ControlServer}. */
 export interface ControlServerOptions {
@@ -37,8 +39,12 @@ export class ControlServer {
   readonly #options: ControlServerOptions;
   readonly #conns = new Set<Deno.TcpConn>();
   readonly #sessions = new Set<Promise<void>>();
+  /** Connections waiting for their next bytes: the ones shutdown may close at once. */
+  readonly #reading = new Set<Deno.TcpConn>();
   readonly #accepting: Promise<void>;
-  readonly #secretDigest: Uint8Array | undefined;
+  #secretDigest: Uint8Array | undefined;
+  /** Set by close(): reading goes on until then, replies included, and stops after. */
+  #drainUntil = Infinity;
 
   /** Starts listening at once. */
   constructor(options: ControlServerOptions) {
@@ -60,10 +66,23 @@ export class ControlServer {
     return this.#conns.size;
   }
 
-  /** Stops accepting, closes every connection, and waits for their loops to end. */
+  /** Sets the secret that connections not yet authenticated must send; undefined turns auth off. */
+  setControlSecret(secret: string | undefined): void {
+    this.#secretDigest = secret === undefined ? undefined : sha256(secret);
+  }
+
+  /**
+   * Stops accepting and closes every connection once the requests already sent are answered:
+   * for a short drain window reading goes on; then a connection waiting for bytes closes at once,
+   * one busy with a chunk closes after writing its replies.
+   */
   async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of this.#conns) closeQuietly(conn);
+    if (this.#drainUntil === Infinity) {
+      this.#drainUntil = performance.now() + DRAIN_MS;
+      this.#listener.close();
+      if (this.#conns.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      for (const conn of this.#reading) closeQuietly(conn);
+    }
     await this.#accepting;
     await Promise.all(this.#sessions);
   }
@@ -125,8 +144,14 @@ export class ControlServer {
     arm();
     let linesSeen = 0;
     try {
-      while (true) {
-        const read = await conn.read(buffer);
+      while (performance.now() < this.#drainUntil) {
+        this.#reading.add(conn);
+        let read: number | null;
+        try {
+          read = await conn.read(buffer);
+        } finally {
+          this.#reading.delete(conn);
+        }
         if (read === null) break;
         const output = session.push(buffer.subarray(0, read));
         linesSeen += output.lines;
@@ -166,7 +191,7 @@ export class ControlServer {
   #answer(line: string): string {
     const parsed = parseCommandLine(line);
     if (!parsed.ok) {
-      log.debug("Refused control request: {code}: {message}", { ...parsed.error });
+      log.warn("Refused control request: {code}: {message}", { ...parsed.error });
       return formatError(parsed.error, parsed.id);
     }
     return formatOutcome(parsed.command, dispatch(parsed.command, this.#options.context));
@@ -179,8 +204,9 @@ export class ControlServer {
     } catch {
       return false;
     }
+    if (this.#secretDigest === undefined) return true; // A reload turned auth off meanwhile.
     // Digests have one length, so the comparison time says nothing about the secret.
-    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest!);
+    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest);
   }
 }
 

@@ -206,6 +206,7 @@ class ClientSession {
   #acknowledge = false;
   #conn: WsConn | undefined;
   #pendingClose: CloseCode | undefined;
+  #pendingCloseDetail = "";
   #authTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WebSocket, id: number, options: SessionOptions, events: SessionEvents) {
@@ -233,12 +234,22 @@ class ClientSession {
   }
 
   /** Closes the socket and forgets it; safe in any state and more than once. */
-  close(close: CloseCode): void {
+  close(close: CloseCode, detail = ""): void {
     if (this.#state === "ended") return;
     if (!this.#opened) {
       // A socket cannot be closed before the handshake completes: do it on open.
-      this.#pendingClose ??= close;
+      if (this.#pendingClose === undefined) {
+        this.#pendingClose = close;
+        this.#pendingCloseDetail = detail;
+      }
       return;
+    }
+    if (close !== CLOSE.goingAway) {
+      log.info("Closing socket #{id}: {code} {reason} {detail}", {
+        id: this.#id,
+        ...close,
+        detail,
+      });
     }
     if (this.#conn !== undefined) {
       this.#conn.close(close); // Its onClose ends this session.
@@ -251,7 +262,7 @@ class ClientSession {
 
   #onOpen(): void {
     this.#opened = true;
-    if (this.#pendingClose !== undefined) this.close(this.#pendingClose);
+    if (this.#pendingClose !== undefined) this.close(this.#pendingClose, this.#pendingCloseDetail);
     else if (this.#identity !== undefined) this.#goLive(this.#identity);
   }
 
@@ -318,12 +329,7 @@ class ClientSession {
     }).then((result) => {
       if (this.#state === "ended") return;
       if (!result.ok) {
-        log.debug("Refused socket #{id}: {reason} ({detail})", {
-          id: this.#id,
-          reason: result.close.reason,
-          detail: result.detail,
-        });
-        this.close(result.close);
+        this.close(result.close, result.detail);
         return;
       }
       this.#identity = result.identity;
