@@ -32,8 +32,6 @@ export class ServerProcess {
         String(wsPort),
         "--control-port",
         String(controlPort),
-        "--log-level",
-        "error",
         ...args,
       ],
       stdin: "null",
