@@ -44,6 +44,20 @@ export interface Config {
   readonly maxUnsentBytes: number;
   /** Unsent frames one socket may hold before it is closed as a slow reader. */
   readonly maxUnsentFrames: number;
+  /** Unsent bytes all sockets together may hold before the slowest readers are closed. */
+  readonly maxUnsentTotalBytes: number;
+  /** Open WebSockets one client IP may hold, counting those still closing. */
+  readonly maxConnectionsPerIp: number;
+  /** WebSocket handshakes one client IP may start per second (the burst allowed too). */
+  readonly maxHandshakesPerIp: number;
+  /** Messages one WebSocket may send per second (the burst allowed too) before it is closed. */
+  readonly maxMessagesPerSecond: number;
+  /** Seconds a socket Herald closed may wait for the peer's close reply before it is dropped. */
+  readonly closeTimeoutSeconds: number;
+  /** Control connections open at once. */
+  readonly maxControlConnections: number;
+  /** Seconds a control connection may take to complete a line it has begun, or its first one. */
+  readonly controlLineTimeoutSeconds: number;
   /** Allowed `Origin` values; empty means any origin. */
   readonly allowedOrigins: readonly string[];
   /** The lowest level that is logged. */
@@ -106,6 +120,25 @@ const OPTIONS = {
   maxLineBytes: opt("max-line-bytes", "Largest control line in bytes", "1048576"),
   maxUnsentBytes: opt("max-unsent-bytes", "Unsent bytes per socket before closing it", "1048576"),
   maxUnsentFrames: opt("max-unsent-frames", "Unsent frames per socket before closing it", "8192"),
+  maxUnsentTotalBytes: opt(
+    "max-unsent-total-bytes",
+    "Unsent bytes of all sockets together before the slowest are closed",
+    "268435456",
+  ),
+  maxConnectionsPerIp: opt("max-connections-per-ip", "Open WebSockets per client IP", "1000"),
+  maxHandshakesPerIp: opt("max-handshakes-per-ip", "WebSocket handshakes per second per IP", "50"),
+  maxMessagesPerSecond: opt(
+    "max-messages-per-second",
+    "Messages per second one WebSocket may send",
+    "20",
+  ),
+  closeTimeoutSeconds: opt("close-timeout", "Seconds to await a peer's close reply", "5"),
+  maxControlConnections: opt("max-control-connections", "Control connections at once", "1024"),
+  controlLineTimeoutSeconds: opt(
+    "control-line-timeout",
+    "Seconds to finish a begun (or the first) control line",
+    "30",
+  ),
   allowedOrigins: opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
   logLevel: opt("log-level", "debug | info | warning | error", "info"),
   logFormat: opt("log-format", "text | json", "text"),
@@ -226,6 +259,13 @@ export function loadConfig(
     maxLineBytes: int("maxLineBytes", 64, 1024 * 1024 * 1024),
     maxUnsentBytes: int("maxUnsentBytes", 1024, 1024 * 1024 * 1024),
     maxUnsentFrames: int("maxUnsentFrames", 1, 1_000_000),
+    maxUnsentTotalBytes: int("maxUnsentTotalBytes", 1024, 64 * 1024 * 1024 * 1024),
+    maxConnectionsPerIp: int("maxConnectionsPerIp", 1, 10_000_000),
+    maxHandshakesPerIp: int("maxHandshakesPerIp", 1, 1_000_000),
+    maxMessagesPerSecond: int("maxMessagesPerSecond", 1, 1_000_000),
+    closeTimeoutSeconds: int("closeTimeoutSeconds", 1, 3600),
+    maxControlConnections: int("maxControlConnections", 1, 1_000_000),
+    controlLineTimeoutSeconds: int("controlLineTimeoutSeconds", 1, 86400),
     allowedOrigins: Object.freeze(origins.includes("*") ? [] : origins),
     logLevel: oneOf("logLevel", ["debug", "info", "warning", "error"]),
     logFormat: oneOf("logFormat", ["text", "json"]),

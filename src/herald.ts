@@ -31,7 +31,10 @@ export interface Herald {
    * the certificate cannot be read or loaded. Other settings are the caller's to filter out.
    */
   reload(config: Config): Promise<ReloadOutcome>;
-  /** Closes every socket (1001), stops both ports, and resolves when all is released. */
+  /**
+   * Closes every socket (1001), stops both ports, and resolves when all is released (a peer that
+   * never answers the close holds its socket for at most --close-timeout).
+   */
   shutdown(): Promise<void>;
 }
 
@@ -56,9 +59,14 @@ export async function startHerald(
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxHandshakesPerIp: config.maxHandshakesPerIp,
+    maxMessagesPerSecond: config.maxMessagesPerSecond,
+    closeTimeoutSeconds: config.closeTimeoutSeconds,
     maxMessageBytes: config.maxMessageBytes,
     maxUnsentBytes: config.maxUnsentBytes,
     maxUnsentFrames: config.maxUnsentFrames,
+    maxUnsentTotalBytes: config.maxUnsentTotalBytes,
     allowedOrigins: config.allowedOrigins,
   });
   const control: ControlServer = listening(
@@ -70,11 +78,15 @@ export async function startHerald(
         hostname: config.controlHost,
         port: config.controlPort,
         maxLineBytes: config.maxLineBytes,
+        maxConnections: config.maxControlConnections,
+        lineTimeoutSeconds: config.controlLineTimeoutSeconds,
         controlSecret: config.controlSecret,
         context: {
           registry,
           serverStats: () => ({
             pending: gateway.pendingCount,
+            held_sockets: gateway.heldCount,
+            unsent_bytes: gateway.unsentBytes,
             control_connections: control.connectionCount,
             uptime_s: Math.floor((Date.now() - startedAt) / 1000),
           }),
@@ -137,7 +149,7 @@ export async function startHerald(
     shutdown() {
       stopping ??= (async () => {
         gateway.closeAll(CLOSE.goingAway);
-        await Promise.all([server.shutdown(), control.close()]);
+        await Promise.all([server.shutdown(), control.close(), gateway.released()]);
       })();
       return stopping;
     },

@@ -57,14 +57,19 @@ async function identifyToken(
     verified = await verifyWithAny(token, keys, leewaySeconds);
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return refuse(CLOSE.tokenExpired, "exp passed");
-    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf") {
+    // A malformed nbf fails with reason "invalid": that is a bad token, not a clock matter.
+    if (
+      error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf" &&
+      error.reason === "check_failed"
+    ) {
       return refuse(CLOSE.tokenExpired, "nbf not reached");
     }
     const code = error instanceof joseErrors.JOSEError ? error.code : "ERR_UNKNOWN";
     return refuse(CLOSE.invalidToken, code);
   }
   const { payload, protectedHeader } = verified;
-  if (protectedHeader.typ !== undefined && protectedHeader.typ.toUpperCase() !== "JWT") {
+  const typ: unknown = protectedHeader.typ;
+  if (typ !== undefined && (typeof typ !== "string" || typ.toUpperCase() !== "JWT")) {
     return refuse(CLOSE.invalidToken, "typ is not JWT");
   }
   if (typeof payload.sub !== "string" || payload.sub === "") {
