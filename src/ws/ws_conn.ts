@@ -53,7 +53,9 @@ export class WsConn implements Conn, UnsentHolder {
   }
 
   send(frame: Frame): boolean {
-    if (this.#closed) return false;
+    // A socket whose peer has sent its close is CLOSING before its close event reaches us, and
+    // WebSocket.send() silently drops data then: refuse, so `delivered` never counts a drop.
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     const unsentBytes = this.#socket.bufferedAmount;
     const unsentFrames = this.#countUnsentFrames(unsentBytes);
     if (
@@ -72,12 +74,7 @@ export class WsConn implements Conn, UnsentHolder {
       this.close(CLOSE.slowReader);
       return false;
     }
-    try {
-      this.#socket.send(frame.text);
-    } catch {
-      // The peer closed first; its close event is on its way.
-      return false;
-    }
+    this.#socket.send(frame.text);
     this.#unsentSizes.push(frame.bytes);
     this.#unsentSizesTotal += frame.bytes;
     this.#limits.unsentBudget.report(
