@@ -368,12 +368,17 @@ export function helpText(): string {
     "--config JSON file; a flag wins over the environment, which wins over the file.",
     "",
   ];
-  for (const spec of Object.values(OPTIONS)) {
+  const specs = Object.values(OPTIONS);
+  const flagWidth = Math.max(...specs.map((spec) => spec.flag.length));
+  const envWidth = Math.max(...specs.map((spec) => spec.env.length));
+  const row = (flag: string, env: string, help: string) =>
+    `  --${flag.padEnd(flagWidth)}  ${env.padEnd(envWidth)}  ${help}`;
+  for (const spec of specs) {
     const fallback = spec.default === undefined ? "" : ` (default: ${spec.default})`;
-    lines.push(`  --${spec.flag.padEnd(20)} ${spec.env.padEnd(26)} ${spec.help}${fallback}`);
+    lines.push(row(spec.flag, spec.env, spec.help + fallback));
   }
-  lines.push(`  --${"help".padEnd(20)} ${"".padEnd(26)} Print this text`);
-  lines.push(`  --${"version".padEnd(20)} ${"".padEnd(26)} Print the version`);
+  lines.push(row("help", "", "Print this text"));
+  lines.push(row("version", "", "Print the version"));
   return lines.join("\n");
 }
 

@@ -129,3 +129,37 @@ Deno.test("loadConfig() wants --tls-cert and --tls-key together", () => {
     /--tls-cert must be set too when HERALD_TLS_KEY is set/,
   );
 });
+
+Deno.test("loadConfig() reads every limit against hostile peers, with its default", () => {
+  const defaults = configOf([]);
+  assert.equal(defaults.maxConnectionsPerIp, 1000);
+  assert.equal(defaults.maxHandshakesPerIp, 50);
+  assert.equal(defaults.maxMessagesPerSecond, 20);
+  assert.equal(defaults.maxUnsentTotalBytes, 256 * 1024 * 1024);
+  assert.equal(defaults.closeTimeoutSeconds, 5);
+  assert.equal(defaults.maxControlConnections, 1024);
+  assert.equal(defaults.controlLineTimeoutSeconds, 30);
+  const set = configOf([
+    "--max-connections-per-ip=7",
+    "--max-handshakes-per-ip=8",
+    "--max-messages-per-second=9",
+    "--close-timeout=2",
+    "--max-control-connections=3",
+    "--control-line-timeout=4",
+  ], { HERALD_MAX_UNSENT_TOTAL_BYTES: "4096" });
+  assert.deepEqual(
+    [
+      set.maxConnectionsPerIp,
+      set.maxHandshakesPerIp,
+      set.maxMessagesPerSecond,
+      set.closeTimeoutSeconds,
+      set.maxControlConnections,
+      set.controlLineTimeoutSeconds,
+      set.maxUnsentTotalBytes,
+    ],
+    [7, 8, 9, 2, 3, 4, 4096],
+  );
+  for (const flag of ["--max-connections-per-ip=0", "--max-messages-per-second=x"]) {
+    assert.throws(() => loadConfig([flag], {}), /Cannot start: --max-.* must be an integer/);
+  }
+});
