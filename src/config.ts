@@ -60,6 +60,8 @@ export interface Config {
   readonly controlLineTimeoutSeconds: number;
   /** Allowed `Origin` values; empty means any origin. */
   readonly allowedOrigins: readonly string[];
+  /** Proxy addresses whose `X-Forwarded-For` names the client for per-IP limits. */
+  readonly trustedProxies: readonly string[];
   /** The lowest level that is logged. */
   readonly logLevel: LogLevel;
   /** Human-readable text or JSON lines. */
@@ -140,6 +142,11 @@ const OPTIONS = {
     "30",
   ),
   allowedOrigins: opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
+  trustedProxies: opt(
+    "trusted-proxies",
+    "Comma-separated proxy IPs whose X-Forwarded-For names the client (none = trust no one)",
+    "127.0.0.1,::1",
+  ),
   logLevel: opt("log-level", "debug | info | warning | error", "info"),
   logFormat: opt("log-format", "text | json", "text"),
   tlsCert: opt("tls-cert", "PEM certificate chain file: serve wss:// and https://", undefined),
@@ -235,6 +242,7 @@ export function loadConfig(
   };
   const previous = list("previousSecrets");
   const origins = list("allowedOrigins").values;
+  const proxies = list("trustedProxies").values;
   const tlsCert = text("tlsCert") || undefined;
   const tlsKey = text("tlsKey") || undefined;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
@@ -267,6 +275,7 @@ export function loadConfig(
     maxControlConnections: int("maxControlConnections", 1, 1_000_000),
     controlLineTimeoutSeconds: int("controlLineTimeoutSeconds", 1, 86400),
     allowedOrigins: Object.freeze(origins.includes("*") ? [] : origins),
+    trustedProxies: Object.freeze(proxies.includes("none") ? [] : proxies),
     logLevel: oneOf("logLevel", ["debug", "info", "warning", "error"]),
     logFormat: oneOf("logFormat", ["text", "json"]),
     tlsCert,
@@ -324,7 +333,8 @@ function readConfigFile(
     if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) {
       values.set(key, { value: String(value), source });
     } else if (
-      (spec.list || key === "allowed-origins") && Array.isArray(value) &&
+      (spec.list || key === "allowed-origins" || key === "trusted-proxies") &&
+      Array.isArray(value) &&
       value.every((v) => typeof v === "string")
     ) {
       values.set(key, { value: value as string[], source });

@@ -163,3 +163,12 @@ Deno.test("loadConfig() reads every limit against hostile peers, with its defaul
     assert.throws(() => loadConfig([flag], {}), /Cannot start: --max-.* must be an integer/);
   }
 });
+
+Deno.test("loadConfig() trusts loopback proxies by default; none trusts no one", () => {
+  assert.deepEqual(configOf([]).trustedProxies, ["127.0.0.1", "::1"]);
+  assert.deepEqual(configOf(["--trusted-proxies", "none"]).trustedProxies, []);
+  assert.deepEqual(configOf([], { HERALD_TRUSTED_PROXIES: "10.0.0.5, 10.0.0.6" }).trustedProxies, [
+    "10.0.0.5",
+    "10.0.0.6",
+  ]);
+});

@@ -68,6 +68,7 @@ export async function startHerald(
     maxUnsentFrames: config.maxUnsentFrames,
     maxUnsentTotalBytes: config.maxUnsentTotalBytes,
     allowedOrigins: config.allowedOrigins,
+    trustedProxies: config.trustedProxies,
   });
   const control: ControlServer = listening(
     "--control-port",

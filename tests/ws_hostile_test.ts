@@ -157,6 +157,39 @@ test("ws-hostile: --max-connections-per-ip refuses with 429 and counts until rel
   await using _third = await TestClient.identified(herald.wsUrl, "c");
 });
 
+test("ws-hostile: behind a trusted proxy, per-IP limits count each forwarded client", async () => {
+  await using herald = await startTestHerald({ maxConnectionsPerIp: 1 });
+  const statusFor = async (forwardedFor: string) => {
+    const { client, answer } = await RawWsClient.handshake(herald.wsAddr.port, {
+      headers: { "X-Forwarded-For": forwardedFor },
+    });
+    return { client, status: answer.status };
+  };
+  const first = await statusFor("198.51.100.1");
+  using _first = first.client;
+  assert.equal(first.status, 101);
+  const sameClient = await statusFor("6.6.6.6, 198.51.100.1"); // The left entry is forgeable.
+  sameClient.client[Symbol.dispose]();
+  assert.equal(sameClient.status, 429);
+  const otherClient = await statusFor("198.51.100.2");
+  using _other = otherClient.client;
+  assert.equal(otherClient.status, 101);
+});
+
+test("ws-hostile: with --trusted-proxies none, X-Forwarded-For is ignored", async () => {
+  await using herald = await startTestHerald({ maxConnectionsPerIp: 1, trustedProxies: [] });
+  const first = await RawWsClient.handshake(herald.wsAddr.port, {
+    headers: { "X-Forwarded-For": "198.51.100.1" },
+  });
+  using _first = first.client;
+  assert.equal(first.answer.status, 101);
+  const spoofed = await RawWsClient.handshake(herald.wsAddr.port, {
+    headers: { "X-Forwarded-For": "198.51.100.2" },
+  });
+  spoofed.client[Symbol.dispose]();
+  assert.equal(spoofed.answer.status, 429);
+});
+
 test("ws-hostile: --max-handshakes-per-ip refuses a burst over the rate with 429", async () => {
   await using herald = await startTestHerald({ maxHandshakesPerIp: 5 });
   const statuses: number[] = [];

@@ -9,6 +9,7 @@ import { textFrame } from "../frame.ts";
 import type { Identify, IdentifyResult, Identity } from "../identify.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import type { Registry } from "../registry.ts";
+import { clientIp } from "./client_ip.ts";
 import { dropSocket } from "./drop_socket.ts";
 import { UnsentBudget } from "./unsent_budget.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
@@ -40,12 +41,15 @@ export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
   readonly maxMessageBytes: number;
   /** Allowed `Origin` values; empty allows any. */
   readonly allowedOrigins: readonly string[];
+  /** Proxies whose `X-Forwarded-For` names the client that per-IP limits count. */
+  readonly trustedProxies: readonly string[];
 }
 
 /** Serves the WebSocket port's requests; one per process. */
 export class WsGateway {
   readonly #options: SessionOptions;
   readonly #origins: ReadonlySet<string>;
+  readonly #trustedProxies: ReadonlySet<string>;
   /** Sessions not ended: identifying or in the registry. */
   readonly #sessions = new Set<ClientSession>();
   /** Sockets Deno has not released yet, ended or not: what file descriptors are held for. */
@@ -59,6 +63,7 @@ export class WsGateway {
   constructor(options: WsGatewayOptions) {
     this.#options = { ...options, unsentBudget: new UnsentBudget(options.maxUnsentTotalBytes) };
     this.#origins = new Set(options.allowedOrigins);
+    this.#trustedProxies = new Set(options.trustedProxies);
     this.#handshakes = new KeyedRateLimiter({ perSecond: options.maxHandshakesPerIp });
   }
 
@@ -88,7 +93,11 @@ export class WsGateway {
       log.warn("Refused a WebSocket from origin {origin}: not in --allowed-origins", { origin });
       return new Response("origin not allowed\n", { status: 403 });
     }
-    const ip = info?.remoteAddr.hostname ?? "unknown";
+    const ip = clientIp(
+      info?.remoteAddr.hostname ?? "unknown",
+      request.headers.get("x-forwarded-for"),
+      this.#trustedProxies,
+    );
     if (!this.#handshakes.take(ip)) {
       log.warn("Refused a WebSocket from {ip}: --max-handshakes-per-ip ({max}/s) reached", {
         ip,
