@@ -8,6 +8,7 @@
 /** Program → Debian package that provides it. */
 const TOOLS: Record<string, string> = {
   php: "php-cli",
+  openssl: "openssl",
 };
 
 async function has(program: string): Promise<boolean> {

@@ -1,9 +1,11 @@
 /**
- * The typed configuration, built and validated once from flags and environment variables.
- * Precedence: flag > HERALD_* environment variable > default; decided here and nowhere else.
+ * The typed configuration, built and validated once from flags, environment variables and an
+ * optional JSON file. Precedence: flag > HERALD_* environment variable > file > default; decided
+ * here and nowhere else.
  * @module
  */
 import { parseArgs } from "node:util";
+import { readErrorReason } from "./read_error.ts";
 
 /** How log records are written. */
 export type LogFormat = "text" | "json";
@@ -22,6 +24,8 @@ export interface Config {
   readonly controlPort: number;
   /** HS256 secret for client tokens; undefined means open mode (the first message is the uid). */
   readonly secret: string | undefined;
+  /** Older HS256 secrets still accepted, so tokens signed before a rotation keep working. */
+  readonly previousSecrets: readonly string[];
   /** Shared secret the control client must send first; undefined means no control auth. */
   readonly controlSecret: string | undefined;
   /** Seconds a new WebSocket may take to identify. */
@@ -40,12 +44,36 @@ export interface Config {
   readonly maxUnsentBytes: number;
   /** Unsent frames one socket may hold before it is closed as a slow reader. */
   readonly maxUnsentFrames: number;
+  /** Unsent bytes all sockets together may hold before the slowest readers are closed. */
+  readonly maxUnsentTotalBytes: number;
+  /** Open WebSockets one client IP may hold, counting those still closing. */
+  readonly maxConnectionsPerIp: number;
+  /** WebSocket handshakes one client IP may start per second (the burst allowed too). */
+  readonly maxHandshakesPerIp: number;
+  /** Messages one WebSocket may send per second (the burst allowed too) before it is closed. */
+  readonly maxMessagesPerSecond: number;
+  /** Seconds a socket Herald closed may wait for the peer's close reply before it is dropped. */
+  readonly closeTimeoutSeconds: number;
+  /** Control connections open at once. */
+  readonly maxControlConnections: number;
+  /** Seconds a control connection may take to complete a line it has begun, or its first one. */
+  readonly controlLineTimeoutSeconds: number;
   /** Allowed `Origin` values; empty means any origin. */
   readonly allowedOrigins: readonly string[];
+  /** Proxy addresses whose `X-Forwarded-For` names the client for per-IP limits. */
+  readonly trustedProxies: readonly string[];
   /** The lowest level that is logged. */
   readonly logLevel: LogLevel;
   /** Human-readable text or JSON lines. */
   readonly logFormat: LogFormat;
+  /** PEM certificate chain file; with `tlsKey`, both ports' browser side speaks wss:// and https://. */
+  readonly tlsCert: string | undefined;
+  /** PEM private key file of `tlsCert`. */
+  readonly tlsKey: string | undefined;
+  /** Seconds SIGTERM/SIGINT may take to close every socket before Herald exits anyway. */
+  readonly shutdownTimeoutSeconds: number;
+  /** The JSON file the configuration was read from, if any; SIGHUP reads it again. */
+  readonly configFile: string | undefined;
 }
 
 /** What the command line asked for: a configuration to run, or a text to print. */
@@ -54,11 +82,21 @@ export type LoadedConfig =
   | { readonly kind: "help" }
   | { readonly kind: "version" };
 
+/** How {@linkcode loadConfig} reads the config file, and what its errors say it was doing. */
+export interface LoadConfigOptions {
+  /** Reads the file named by `--config`. @default Deno.readTextFileSync */
+  readonly readTextFile?: (path: string) => string;
+  /** Starts error messages: "Cannot start: …" or "Cannot reload: …". @default "start" */
+  readonly action?: "start" | "reload";
+}
+
 interface OptionSpec {
   readonly flag: string;
   readonly env: string;
   readonly help: string;
   readonly default: string | undefined;
+  /** Repeatable flag; a comma-separated list in the environment; a string array in the file. */
+  readonly list?: true;
 }
 
 const OPTIONS = {
@@ -67,6 +105,10 @@ const OPTIONS = {
   controlHost: opt("control-host", "Interface for the control port", "127.0.0.1"),
   controlPort: opt("control-port", "Control port (0 = any free port)", "5678"),
   secret: opt("secret", "HS256 secret for client tokens (unset = open mode)", undefined),
+  previousSecrets: {
+    ...opt("previous-secret", "Older token secret still accepted (repeatable)", undefined),
+    list: true,
+  },
   controlSecret: opt(
     "control-secret",
     'Secret the control client sends first as {"auth":"..."}',
@@ -80,9 +122,37 @@ const OPTIONS = {
   maxLineBytes: opt("max-line-bytes", "Largest control line in bytes", "1048576"),
   maxUnsentBytes: opt("max-unsent-bytes", "Unsent bytes per socket before closing it", "1048576"),
   maxUnsentFrames: opt("max-unsent-frames", "Unsent frames per socket before closing it", "8192"),
+  maxUnsentTotalBytes: opt(
+    "max-unsent-total-bytes",
+    "Unsent bytes of all sockets together before the slowest are closed",
+    "268435456",
+  ),
+  maxConnectionsPerIp: opt("max-connections-per-ip", "Open WebSockets per client IP", "1000"),
+  maxHandshakesPerIp: opt("max-handshakes-per-ip", "WebSocket handshakes per second per IP", "50"),
+  maxMessagesPerSecond: opt(
+    "max-messages-per-second",
+    "Messages per second one WebSocket may send",
+    "20",
+  ),
+  closeTimeoutSeconds: opt("close-timeout", "Seconds to await a peer's close reply", "5"),
+  maxControlConnections: opt("max-control-connections", "Control connections at once", "1024"),
+  controlLineTimeoutSeconds: opt(
+    "control-line-timeout",
+    "Seconds to finish a begun (or the first) control line",
+    "30",
+  ),
   allowedOrigins: opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
+  trustedProxies: opt(
+    "trusted-proxies",
+    "Comma-separated proxy IPs whose X-Forwarded-For names the client (none = trust no one)",
+    "127.0.0.1,::1",
+  ),
   logLevel: opt("log-level", "debug | info | warning | error", "info"),
   logFormat: opt("log-format", "text | json", "text"),
+  tlsCert: opt("tls-cert", "PEM certificate chain file: serve wss:// and https://", undefined),
+  tlsKey: opt("tls-key", "PEM private key file of --tls-cert", undefined),
+  shutdownTimeoutSeconds: opt("shutdown-timeout", "Seconds to drain before exiting anyway", "10"),
+  configFile: opt("config", "JSON file with the flags' names as keys", undefined),
 } as const satisfies Record<keyof Config, OptionSpec>;
 
 function opt(flag: string, help: string, fallback: string | undefined): OptionSpec {
@@ -95,62 +165,99 @@ function opt(flag: string, help: string, fallback: string | undefined): OptionSp
 }
 
 /**
- * Builds the configuration from command-line arguments and environment variables.
- * Throws a `RangeError` naming the setting when a value is invalid.
+ * Builds the configuration from command-line arguments, environment variables and the JSON file
+ * `--config` names. Throws a `RangeError` naming the setting when a value is invalid.
  */
 export function loadConfig(
   args: readonly string[],
-  env: Readonly<Record<string, string>>,
+  env: Readonly<Record<string, string | undefined>>,
+  options: LoadConfigOptions = {},
 ): LoadedConfig {
-  const parsed = parseFlags(args);
+  const prefix = `Cannot ${options.action ?? "start"}:`;
+  const parsed = parseFlags(args, prefix);
   if (parsed.values.help) return { kind: "help" };
   if (parsed.values.version) return { kind: "version" };
 
-  const raw = (key: keyof Config): { value: string | undefined; source: string } => {
+  const fromFlagOrEnv = (key: keyof Config): Raw | undefined => {
     const spec = OPTIONS[key];
-    const fromFlag = parsed.values[spec.flag];
-    if (typeof fromFlag === "string") return { value: fromFlag, source: `--${spec.flag}` };
-    const fromEnv = env[spec.env];
-    if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: spec.env };
-    return { value: spec.default, source: `--${spec.flag}` };
+    const flagValue = parsed.values[spec.flag];
+    if (typeof flagValue === "string") return { value: flagValue, source: `--${spec.flag}` };
+    if (Array.isArray(flagValue)) return { value: flagValue.map(String), source: `--${spec.flag}` };
+    const envValue = env[spec.env];
+    if (envValue !== undefined && envValue !== "") return { value: envValue, source: spec.env };
+    return undefined;
   };
-  const text = (key: keyof Config): string => raw(key).value ?? "";
-  const secretOf = (key: "secret" | "controlSecret"): string | undefined => {
+  const configFile = fromFlagOrEnv("configFile")?.value as string | undefined;
+  const file = configFile === undefined
+    ? new Map<string, Raw>()
+    : readConfigFile(configFile, options.readTextFile ?? Deno.readTextFileSync, prefix);
+
+  const raw = (key: keyof Config): Raw => {
+    const spec = OPTIONS[key];
+    return fromFlagOrEnv(key) ?? file.get(spec.flag) ??
+      { value: spec.default, source: `--${spec.flag}` };
+  };
+  const text = (key: keyof Config): string | undefined => {
     const { value, source } = raw(key);
-    if (value === undefined) return undefined;
+    if (Array.isArray(value)) throw new RangeError(`${prefix} ${source} must be a single value`);
+    return value;
+  };
+  const list = (key: keyof Config): { values: string[]; source: string } => {
+    const { value, source } = raw(key);
+    if (value === undefined) return { values: [], source };
+    const values = Array.isArray(value) ? value : value.split(",");
+    return { values: values.map((v) => v.trim()).filter((v) => v !== ""), source };
+  };
+  const checkSecret = (value: string, source: string): string => {
     if (value.length < 16) {
-      throw new RangeError(`Cannot start: ${source} must be at least 16 characters long`);
+      throw new RangeError(`${prefix} ${source} must be at least 16 characters long`);
     }
     return value;
   };
+  const secretOf = (key: "secret" | "controlSecret"): string | undefined => {
+    const value = text(key);
+    return value === undefined ? undefined : checkSecret(value, raw(key).source);
+  };
   const int = (key: keyof Config, min: number, max: number): number => {
-    const { value, source } = raw(key);
+    const value = text(key);
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) {
+    if (value === undefined || value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
       throw new RangeError(
-        `Cannot start: ${source} must be an integer ${min}-${max}: current value is ${value}`,
+        `${prefix} ${raw(key).source} must be an integer ${min}-${max}: current value is ${value}`,
       );
     }
     return n;
   };
   const oneOf = <T extends string>(key: keyof Config, allowed: readonly T[]): T => {
-    const { value, source } = raw(key);
+    const value = text(key);
     const found = allowed.find((a) => a === value);
     if (found === undefined) {
       throw new RangeError(
-        `Cannot start: ${source} must be one of ${allowed.join(", ")}: current value is ${value}`,
+        `${prefix} ${raw(key).source} must be one of ${
+          allowed.join(", ")
+        }: current value is ${value}`,
       );
     }
     return found;
   };
-  const origins = text("allowedOrigins").split(",").map((o) => o.trim()).filter((o) => o !== "");
+  const previous = list("previousSecrets");
+  const origins = list("allowedOrigins").values;
+  const proxies = list("trustedProxies").values;
+  const tlsCert = text("tlsCert") || undefined;
+  const tlsKey = text("tlsKey") || undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    const missing = tlsCert === undefined ? "--tls-cert" : "--tls-key";
+    const given = tlsCert === undefined ? raw("tlsKey").source : raw("tlsCert").source;
+    throw new RangeError(`${prefix} ${missing} must be set too when ${given} is set`);
+  }
 
   const config: Config = {
-    host: text("host"),
+    host: text("host") ?? "",
     wsPort: int("wsPort", 0, 65535),
-    controlHost: text("controlHost"),
+    controlHost: text("controlHost") ?? "",
     controlPort: int("controlPort", 0, 65535),
     secret: secretOf("secret"),
+    previousSecrets: Object.freeze(previous.values.map((v) => checkSecret(v, previous.source))),
     controlSecret: secretOf("controlSecret"),
     authTimeoutSeconds: int("authTimeoutSeconds", 1, 3600),
     idleTimeoutSeconds: int("idleTimeoutSeconds", 2, 3600),
@@ -160,23 +267,103 @@ export function loadConfig(
     maxLineBytes: int("maxLineBytes", 64, 1024 * 1024 * 1024),
     maxUnsentBytes: int("maxUnsentBytes", 1024, 1024 * 1024 * 1024),
     maxUnsentFrames: int("maxUnsentFrames", 1, 1_000_000),
+    maxUnsentTotalBytes: int("maxUnsentTotalBytes", 1024, 64 * 1024 * 1024 * 1024),
+    maxConnectionsPerIp: int("maxConnectionsPerIp", 1, 10_000_000),
+    maxHandshakesPerIp: int("maxHandshakesPerIp", 1, 1_000_000),
+    maxMessagesPerSecond: int("maxMessagesPerSecond", 1, 1_000_000),
+    closeTimeoutSeconds: int("closeTimeoutSeconds", 1, 3600),
+    maxControlConnections: int("maxControlConnections", 1, 1_000_000),
+    controlLineTimeoutSeconds: int("controlLineTimeoutSeconds", 1, 86400),
     allowedOrigins: Object.freeze(origins.includes("*") ? [] : origins),
+    trustedProxies: Object.freeze(proxies.includes("none") ? [] : proxies),
     logLevel: oneOf("logLevel", ["debug", "info", "warning", "error"]),
     logFormat: oneOf("logFormat", ["text", "json"]),
+    tlsCert,
+    tlsKey,
+    shutdownTimeoutSeconds: int("shutdownTimeoutSeconds", 0, 3600),
+    configFile,
   };
+  if (config.secret === undefined && config.previousSecrets.length > 0) {
+    throw new RangeError(`${prefix} --secret must be set when ${previous.source} is set`);
+  }
   return { kind: "run", config: Object.freeze(config) };
 }
 
-function parseFlags(args: readonly string[]) {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+/** A setting's raw value and where it came from, for error messages. */
+interface Raw {
+  readonly value: string | string[] | undefined;
+  readonly source: string;
+}
+
+/** Reads the JSON config file: keys are flag names, values strings, numbers or string lists. */
+function readConfigFile(
+  path: string,
+  readTextFile: (path: string) => string,
+  prefix: string,
+): Map<string, Raw> {
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (error) {
+    throw new RangeError(`${prefix} --config ${path} cannot be read: ${readErrorReason(error)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new RangeError(`${prefix} --config ${path} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new RangeError(`${prefix} --config ${path} must hold a JSON object`);
+  }
+  const specs = new Map(
+    Object.values(OPTIONS).filter((s) => s.flag !== "config").map((s) => [s.flag, s]),
+  );
+  const unknown = Object.keys(parsed).filter((key) => !specs.has(key));
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `${prefix} ${path} has unknown keys: ${unknown.map((k) => `"${k}"`).join(", ")} ` +
+        `(known keys: ${[...specs.keys()].join(", ")})`,
+    );
+  }
+  const values = new Map<string, Raw>();
+  for (const [key, value] of Object.entries(parsed)) {
+    const source = `"${key}" in ${path}`;
+    const spec = specs.get(key)!;
+    if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) {
+      values.set(key, { value: String(value), source });
+    } else if (
+      (spec.list || key === "allowed-origins" || key === "trusted-proxies") &&
+      Array.isArray(value) &&
+      value.every((v) => typeof v === "string")
+    ) {
+      values.set(key, { value: value as string[], source });
+    } else if (value !== null) {
+      throw new RangeError(
+        `${prefix} ${source} must be a ${
+          spec.list ? "string or an array of strings" : "string or a number"
+        }: current value is ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  return values;
+}
+
+function parseFlags(args: readonly string[], prefix: string) {
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  > = {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   };
-  for (const spec of Object.values(OPTIONS)) options[spec.flag] = { type: "string" };
+  for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
+    options[spec.flag] = spec.list ? { type: "string", multiple: true } : { type: "string" };
+  }
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });
   } catch (error) {
-    throw new RangeError(`Cannot start: ${(error as Error).message}`);
+    throw new RangeError(`${prefix} ${(error as Error).message}`);
   }
 }
 
@@ -187,14 +374,28 @@ export function helpText(): string {
     "",
     "Usage: herald [flags]",
     "",
-    "Every flag can also be set through the environment variable shown; a flag wins.",
+    "Every flag can also be set through the environment variable shown, or as a key of the",
+    "--config JSON file; a flag wins over the environment, which wins over the file.",
     "",
   ];
-  for (const spec of Object.values(OPTIONS)) {
+  const specs = Object.values(OPTIONS);
+  const flagWidth = Math.max(...specs.map((spec) => spec.flag.length));
+  const envWidth = Math.max(...specs.map((spec) => spec.env.length));
+  const row = (flag: string, env: string, help: string) =>
+    `  --${flag.padEnd(flagWidth)}  ${env.padEnd(envWidth)}  ${help}`;
+  for (const spec of specs) {
     const fallback = spec.default === undefined ? "" : ` (default: ${spec.default})`;
-    lines.push(`  --${spec.flag.padEnd(20)} ${spec.env.padEnd(26)} ${spec.help}${fallback}`);
+    lines.push(row(spec.flag, spec.env, spec.help + fallback));
   }
-  lines.push(`  --${"help".padEnd(20)} ${"".padEnd(26)} Print this text`);
-  lines.push(`  --${"version".padEnd(20)} ${"".padEnd(26)} Print the version`);
+  lines.push(row("help", "", "Print this text"));
+  lines.push(row("version", "", "Print the version"));
   return lines.join("\n");
 }
+
+/** The flag that sets `key`, e.g. `--ws-port` for `wsPort`; how logs and errors name a setting. */
+export function flagOf(key: keyof Config): string {
+  return `--${OPTIONS[key].flag}`;
+}
+
+/** Every environment variable {@linkcode loadConfig} reads, for a process allowed only those. */
+export const ENV_VARIABLES: readonly string[] = Object.values(OPTIONS).map((spec) => spec.env);

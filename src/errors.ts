@@ -12,6 +12,8 @@ export type ControlErrorCode =
   | "unknown_cmd"
   | "bad_field"
   | "line_too_long"
+  | "line_timeout"
+  | "too_many_connections"
   | "unauthorized";
 
 /** An error a control client sees, with a stable code. */
@@ -38,6 +40,8 @@ export const CLOSE = {
   badIdentity: { code: 4004, reason: "bad identity" },
   /** The backend kicked this uid: do not reconnect. */
   kicked: { code: 4005, reason: "kicked" },
+  /** More than --max-messages-per-second client messages: reconnect after a pause. */
+  tooManyMessages: { code: 4006, reason: "too many messages" },
 } as const;
 
 /** One entry of {@linkcode CLOSE}. */

@@ -7,8 +7,9 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
 import { CLOSE } from "./errors.ts";
-import { createIdentify } from "./identify.ts";
+import { createIdentify, type Identify } from "./identify.ts";
 import { type Registry, registry as sharedRegistry } from "./registry.ts";
+import { readTlsMaterial, type TlsMaterial } from "./tls.ts";
 import { WsGateway } from "./ws/gateway.ts";
 
 const log = getLogger(["herald"]);
@@ -24,8 +25,23 @@ export interface Herald {
   readonly wsAddr: Deno.NetAddr;
   readonly controlAddr: Deno.NetAddr;
   readonly registry: Registry;
-  /** Closes every socket (1001), stops both ports, and resolves when all is released. */
+  /**
+   * Applies what a reload may change while running: token secrets, the control secret, and the
+   * TLS certificate (read again even when its path is the same). Throws, changing nothing, when
+   * the certificate cannot be read or loaded. Other settings are the caller's to filter out.
+   */
+  reload(config: Config): Promise<ReloadOutcome>;
+  /**
+   * Closes every socket (1001), stops both ports, and resolves when all is released (a peer that
+   * never answers the close holds its socket for at most --close-timeout).
+   */
   shutdown(): Promise<void>;
+}
+
+/** What {@linkcode Herald.reload} did beyond swapping secrets. */
+export interface ReloadOutcome {
+  /** The certificate or key changed, so the WebSocket port now serves the new one. */
+  readonly tlsReloaded: boolean;
 }
 
 /** Starts both ports; resolves once both listen. */
@@ -35,45 +51,65 @@ export async function startHerald(
 ): Promise<Herald> {
   const registry = dependencies.registry ?? sharedRegistry;
   const startedAt = Date.now();
+  let tls = await readTlsMaterial(config);
+  let identify = identifyOf(config);
   const gateway = new WsGateway({
     registry,
-    identify: createIdentify({ secret: config.secret, leewaySeconds: config.tokenLeewaySeconds }),
+    identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    maxHandshakesPerIp: config.maxHandshakesPerIp,
+    maxMessagesPerSecond: config.maxMessagesPerSecond,
+    closeTimeoutSeconds: config.closeTimeoutSeconds,
     maxMessageBytes: config.maxMessageBytes,
     maxUnsentBytes: config.maxUnsentBytes,
     maxUnsentFrames: config.maxUnsentFrames,
+    maxUnsentTotalBytes: config.maxUnsentTotalBytes,
     allowedOrigins: config.allowedOrigins,
+    trustedProxies: config.trustedProxies,
   });
-  const control: ControlServer = new ControlServer({
-    hostname: config.controlHost,
-    port: config.controlPort,
-    maxLineBytes: config.maxLineBytes,
-    controlSecret: config.controlSecret,
-    context: {
-      registry,
-      serverStats: () => ({
-        pending: gateway.pendingCount,
-        control_connections: control.connectionCount,
-        uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+  const control: ControlServer = listening(
+    "--control-port",
+    config.controlHost,
+    config.controlPort,
+    () =>
+      new ControlServer({
+        hostname: config.controlHost,
+        port: config.controlPort,
+        maxLineBytes: config.maxLineBytes,
+        maxConnections: config.maxControlConnections,
+        lineTimeoutSeconds: config.controlLineTimeoutSeconds,
+        controlSecret: config.controlSecret,
+        context: {
+          registry,
+          serverStats: () => ({
+            pending: gateway.pendingCount,
+            held_sockets: gateway.heldCount,
+            unsent_bytes: gateway.unsentBytes,
+            control_connections: control.connectionCount,
+            uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+          }),
+        },
       }),
-    },
-  });
+  );
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    const listening = Promise.withResolvers<void>();
-    server = Deno.serve({
-      hostname: config.host,
-      port: config.wsPort,
-      onListen: () => listening.resolve(),
-    }, gateway.handle);
-    await listening.promise;
+    server = await listening(
+      "--ws-port",
+      config.host,
+      config.wsPort,
+      () => serveWs(config.host, config.wsPort, tls, gateway.handle),
+    );
   } catch (error) {
     await control.close();
     throw error;
   }
-  log.info("WebSocket port listening on {hostname}:{port}", { ...server.addr });
+  log.info("WebSocket port listening on {scheme}://{hostname}:{port}", {
+    scheme: tls === undefined ? "ws" : "wss",
+    ...server.addr,
+  });
   log.info("Control port listening on {hostname}:{port}", { ...control.addr });
   if (config.secret === undefined) {
     log.warn(
@@ -86,12 +122,93 @@ export async function startHerald(
     wsAddr: server.addr,
     controlAddr: control.addr,
     registry,
+    async reload(next) {
+      let tlsReloaded = false;
+      if (tls !== undefined && stopping === undefined) {
+        const material = await readTlsMaterial(next, "reload");
+        if (material !== undefined && (material.cert !== tls.cert || material.key !== tls.key)) {
+          // Deno.serve cannot swap a certificate in place: a second server takes over the port,
+          // then the first stops, closing its sockets with 1001 so their clients reconnect.
+          const replacement = await serveWs(
+            config.host,
+            server.addr.port,
+            material,
+            gateway.handle,
+            true,
+          );
+          const replaced = server;
+          server = replacement;
+          tls = material;
+          tlsReloaded = true;
+          await replaced.shutdown();
+        }
+      }
+      identify = identifyOf(next);
+      control.setControlSecret(next.controlSecret);
+      return { tlsReloaded };
+    },
     shutdown() {
       stopping ??= (async () => {
         gateway.closeAll(CLOSE.goingAway);
-        await Promise.all([server.shutdown(), control.close()]);
+        await Promise.all([server.shutdown(), control.close(), gateway.released()]);
       })();
       return stopping;
     },
   };
+}
+
+/** Runs `bind`, naming the setting when the address cannot be bound. */
+function listening<T>(flag: string, hostname: string, port: number, bind: () => T): T {
+  const named = (error: unknown): never => {
+    if (error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.AddrNotAvailable) {
+      throw new RangeError(
+        `Cannot start: ${flag} cannot listen on ${hostname}:${port}: ${(error as Error).message}`,
+      );
+    }
+    throw error;
+  };
+  try {
+    const bound = bind();
+    return (bound instanceof Promise ? bound.catch(named) : bound) as T;
+  } catch (error) {
+    return named(error);
+  }
+}
+
+function identifyOf(config: Config): Identify {
+  return createIdentify({
+    secret: config.secret,
+    previousSecrets: config.previousSecrets,
+    leewaySeconds: config.tokenLeewaySeconds,
+  });
+}
+
+/**
+ * Serves the WebSocket port; with TLS, on a reusable port so a reload can hand it over
+ * (`handover`: our own server holds the port now).
+ */
+async function serveWs(
+  hostname: string,
+  port: number,
+  tls: TlsMaterial | undefined,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  handover = false,
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const listening = Promise.withResolvers<void>();
+  const options = { hostname, port, onListen: () => listening.resolve() };
+  if (tls === undefined) {
+    const server = Deno.serve(options, handler);
+    await listening.promise;
+    return server;
+  }
+  if (!handover) {
+    // SO_REUSEPORT would let a second Herald share the port silently: bind it alone first, so
+    // a port in use fails as it does without TLS.
+    const probe = Deno.listen({ hostname, port });
+    options.port = probe.addr.port;
+    probe.close();
+  }
+  const server = Deno.serve({ ...options, ...tls, reusePort: true }, handler);
+  await listening.promise;
+  return server;
 }

@@ -24,6 +24,8 @@ export type Identify = (credential: string) => Promise<IdentifyResult>;
 export interface IdentifyOptions {
   /** HS256 secret; undefined means open mode. */
   readonly secret: string | undefined;
+  /** Older secrets still accepted during a rotation. @default [] */
+  readonly previousSecrets?: readonly string[];
   /** Clock skew tolerated on `exp` and `nbf`, in seconds. @default 0 */
   readonly leewaySeconds?: number;
 }
@@ -31,9 +33,10 @@ export interface IdentifyOptions {
 /** Builds the credential check for the configured mode. */
 export function createIdentify(options: IdentifyOptions): Identify {
   if (options.secret === undefined) return identifyOpen;
-  const key = new TextEncoder().encode(options.secret);
+  const encoder = new TextEncoder();
+  const keys = [options.secret, ...options.previousSecrets ?? []].map((s) => encoder.encode(s));
   const leeway = options.leewaySeconds ?? 0;
-  return (credential) => identifyToken(credential, key, leeway);
+  return (credential) => identifyToken(credential, keys, leeway);
 }
 
 function identifyOpen(uid: string): Promise<IdentifyResult> {
@@ -46,26 +49,27 @@ function identifyOpen(uid: string): Promise<IdentifyResult> {
 
 async function identifyToken(
   token: string,
-  key: Uint8Array,
+  keys: readonly Uint8Array[],
   leewaySeconds: number,
 ): Promise<IdentifyResult> {
   let verified;
   try {
-    // jose checks the HMAC with crypto.subtle.verify, which compares in constant time.
-    verified = await jwtVerify(token, key, {
-      algorithms: ["HS256"],
-      clockTolerance: leewaySeconds,
-    });
+    verified = await verifyWithAny(token, keys, leewaySeconds);
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return refuse(CLOSE.tokenExpired, "exp passed");
-    if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf") {
+    // A malformed nbf fails with reason "invalid": that is a bad token, not a clock matter.
+    if (
+      error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf" &&
+      error.reason === "check_failed"
+    ) {
       return refuse(CLOSE.tokenExpired, "nbf not reached");
     }
     const code = error instanceof joseErrors.JOSEError ? error.code : "ERR_UNKNOWN";
     return refuse(CLOSE.invalidToken, code);
   }
   const { payload, protectedHeader } = verified;
-  if (protectedHeader.typ !== undefined && protectedHeader.typ.toUpperCase() !== "JWT") {
+  const typ: unknown = protectedHeader.typ;
+  if (typ !== undefined && (typeof typ !== "string" || typ.toUpperCase() !== "JWT")) {
     return refuse(CLOSE.invalidToken, "typ is not JWT");
   }
   if (typeof payload.sub !== "string" || payload.sub === "") {
@@ -76,6 +80,22 @@ async function identifyToken(
     return refuse(CLOSE.invalidToken, "groups is not an array of non-empty strings");
   }
   return { ok: true, identity: { uid: payload.sub, groups } };
+}
+
+/** Verifies with each key in turn; only a signature mismatch moves on to the next key. */
+async function verifyWithAny(token: string, keys: readonly Uint8Array[], leewaySeconds: number) {
+  for (let i = 0;; i++) {
+    try {
+      // jose checks the HMAC with crypto.subtle.verify, which compares in constant time.
+      return await jwtVerify(token, keys[i]!, {
+        algorithms: ["HS256"],
+        clockTolerance: leewaySeconds,
+      });
+    } catch (error) {
+      const last = i === keys.length - 1;
+      if (last || !(error instanceof joseErrors.JWSSignatureVerificationFailed)) throw error;
+    }
+  }
 }
 
 function refuse(close: CloseCode, detail: string): IdentifyResult {

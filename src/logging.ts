@@ -6,9 +6,10 @@
 import { configure, getConsoleSink, getTextFormatter, jsonLinesFormatter } from "@logtape/logtape";
 import type { LogFormat, LogLevel } from "./config.ts";
 
-/** Routes every `herald` logger to the console at `level` and above. */
+/** Routes every `herald` logger to the console at `level` and above; again on a reload. */
 export async function setupLogging(level: LogLevel, format: LogFormat): Promise<void> {
   await configure({
+    reset: true,
     sinks: {
       console: getConsoleSink({
         formatter: format === "json"

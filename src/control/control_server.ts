@@ -9,11 +9,13 @@ import { setImmediate } from "node:timers";
 import { parseCommandLine } from "../command.ts";
 import { dispatch, type DispatchContext } from "../dispatch.ts";
 import type { ControlError } from "../errors.ts";
-import { LineReader } from "./line_reader.ts";
+import { ControlSession } from "./control_session.ts";
 import { formatError, formatOutcome } from "./reply.ts";
 
 const log = getLogger(["herald", "control"]);
 const READ_BUFFER_BYTES = 64 * 1024;
+/** On close, how long bytes already on their way may still arrive and be answered. */
+const DRAIN_MS = 100;
 
 /** Options of {@linkcode ControlServer}. */
 export interface ControlServerOptions {
@@ -22,6 +24,10 @@ export interface ControlServerOptions {
   readonly port: number;
   /** Longest request line in bytes; a longer one is answered `line_too_long` and closed. */
   readonly maxLineBytes: number;
+  /** Connections open at once; the next one is answered `too_many_connections` and closed. */
+  readonly maxConnections: number;
+  /** Seconds to complete the first line, and each line once begun; then `line_timeout`. */
+  readonly lineTimeoutSeconds: number;
   /** When set, the first line must be `{"auth":"<secret>"}`. */
   readonly controlSecret: string | undefined;
   readonly context: DispatchContext;
@@ -33,8 +39,12 @@ export class ControlServer {
   readonly #options: ControlServerOptions;
   readonly #conns = new Set<Deno.TcpConn>();
   readonly #sessions = new Set<Promise<void>>();
+  /** Connections waiting for their next bytes: the ones shutdown may close at once. */
+  readonly #reading = new Set<Deno.TcpConn>();
   readonly #accepting: Promise<void>;
-  readonly #secretDigest: Uint8Array | undefined;
+  #secretDigest: Uint8Array | undefined;
+  /** Set by close(): reading goes on until then, replies included, and stops after. */
+  #drainUntil = Infinity;
 
   /** Starts listening at once. */
   constructor(options: ControlServerOptions) {
@@ -56,10 +66,23 @@ export class ControlServer {
     return this.#conns.size;
   }
 
-  /** Stops accepting, closes every connection, and waits for their loops to end. */
+  /** Sets the secret that connections not yet authenticated must send; undefined turns auth off. */
+  setControlSecret(secret: string | undefined): void {
+    this.#secretDigest = secret === undefined ? undefined : sha256(secret);
+  }
+
+  /**
+   * Stops accepting and closes every connection once the requests already sent are answered:
+   * for a short drain window reading goes on; then a connection waiting for bytes closes at once,
+   * one busy with a chunk closes after writing its replies.
+   */
   async close(): Promise<void> {
-    this.#listener.close();
-    for (const conn of this.#conns) closeQuietly(conn);
+    if (this.#drainUntil === Infinity) {
+      this.#drainUntil = performance.now() + DRAIN_MS;
+      this.#listener.close();
+      if (this.#conns.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      for (const conn of this.#reading) closeQuietly(conn);
+    }
     await this.#accepting;
     await Promise.all(this.#sessions);
   }
@@ -74,8 +97,9 @@ export class ControlServer {
         log.warn("Control accept failed: {error}", { error });
         continue;
       }
+      const full = this.#conns.size >= this.#options.maxConnections;
       this.#conns.add(conn);
-      const session = this.#serve(conn).finally(() => {
+      const session = this.#serve(conn, full).finally(() => {
         this.#conns.delete(conn);
         this.#sessions.delete(session);
         closeQuietly(conn);
@@ -84,70 +108,82 @@ export class ControlServer {
     }
   }
 
-  async #serve(conn: Deno.TcpConn): Promise<void> {
+  async #serve(conn: Deno.TcpConn, full: boolean): Promise<void> {
     const peer = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-    log.debug("Control client {peer} connected", { peer });
-    const lines = new LineReader(this.#options.maxLineBytes);
-    const decoder = new TextDecoder("utf-8", { fatal: true });
     const encoder = new TextEncoder();
+    if (full) {
+      log.warn("Refused control client {peer}: --max-control-connections ({max}) reached", {
+        peer,
+        max: this.#options.maxConnections,
+      });
+      await writeAll(conn, encoder.encode(formatError(TOO_MANY_CONNECTIONS(this.#options)) + "\n"))
+        .catch(() => {});
+      return;
+    }
+    log.debug("Control client {peer} connected", { peer });
+    const session = new ControlSession({
+      maxLineBytes: this.#options.maxLineBytes,
+      answer: (line) => this.#answer(line),
+      authorize: this.#secretDigest === undefined ? undefined : (line) => this.#checkAuth(line),
+    });
     const buffer = new Uint8Array(READ_BUFFER_BYTES);
-    let authorized = this.#secretDigest === undefined;
+    // Slowloris: the first line, and every line once begun, must complete within the timeout.
+    // A connection idle between requests keeps no deadline: backends pool their connections.
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => {
+        log.warn("Control client {peer} sent no complete line within {seconds} s; closing", {
+          peer,
+          seconds: this.#options.lineTimeoutSeconds,
+        });
+        const reply = formatError(LINE_TIMEOUT(this.#options)) + "\n";
+        writeAll(conn, encoder.encode(reply)).catch(() => {}).finally(() => closeQuietly(conn));
+      }, this.#options.lineTimeoutSeconds * 1000);
+    };
+    arm();
+    let linesSeen = 0;
     try {
-      while (true) {
-        const read = await conn.read(buffer);
-        if (read === null) break;
-        const chunk = lines.push(buffer.subarray(0, read));
-        let replies = "";
-        let closeAfter = false;
-        for (const line of chunk.lines) {
-          let text: string;
-          try {
-            text = decoder.decode(line);
-          } catch {
-            replies +=
-              formatError({ code: "bad_encoding", message: "Cannot read line: not UTF-8" }) + "\n";
-            continue;
-          }
-          if (text.trim() === "") continue;
-          if (!authorized) {
-            authorized = this.#checkAuth(text);
-            if (!authorized) {
-              log.warn("Control client {peer} failed to authenticate; closing", { peer });
-              replies += formatError(UNAUTHORIZED) + "\n";
-              closeAfter = true;
-              break;
-            }
-            replies += "ok\n";
-            continue;
-          }
-          replies += this.#answer(text) + "\n";
+      while (performance.now() < this.#drainUntil) {
+        this.#reading.add(conn);
+        let read: number | null;
+        try {
+          read = await conn.read(buffer);
+        } finally {
+          this.#reading.delete(conn);
         }
-        if (chunk.tooLong && !closeAfter) {
+        if (read === null) break;
+        const output = session.push(buffer.subarray(0, read));
+        linesSeen += output.lines;
+        if (session.pendingBytes === 0) {
+          if (linesSeen > 0) deadline = void clearTimeout(deadline); // Idle between requests.
+        } else if (output.lines > 0 || deadline === undefined) {
+          arm(); // A line began in this chunk; drip-feeding an older one does not re-arm.
+        }
+        if (output.end === "unauthorized") {
+          log.warn("Control client {peer} failed to authenticate; closing", { peer });
+        } else if (output.end === "line_too_long") {
           log.warn("Control client {peer} sent a line over {max} bytes; closing", {
             peer,
             max: this.#options.maxLineBytes,
           });
-          replies += formatError({
-            code: "line_too_long",
-            message:
-              `Cannot read line: longer than --max-line-bytes (${this.#options.maxLineBytes})`,
-          }) + "\n";
-          closeAfter = true;
         }
-        if (replies !== "") await writeAll(conn, encoder.encode(replies));
-        if (closeAfter) break;
+        if (output.replies !== "") await writeAll(conn, encoder.encode(output.replies));
+        if (output.end !== undefined) break;
         // Ready reads and writes resolve without letting WebSocket writes run; a pipelining
         // client would otherwise pile up every frame it pushes until it pauses.
-        if (chunk.lines.length > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (output.lines > 0) await new Promise((resolve) => setImmediate(resolve));
       }
-      if (lines.pendingBytes > 0) {
+      if (session.pendingBytes > 0) {
         log.debug("Control client {peer} left {bytes} bytes without a newline", {
           peer,
-          bytes: lines.pendingBytes,
+          bytes: session.pendingBytes,
         });
       }
     } catch (error) {
       if (!isDisconnect(error)) log.warn("Control client {peer} failed: {error}", { peer, error });
+    } finally {
+      clearTimeout(deadline);
     }
     log.debug("Control client {peer} disconnected", { peer });
   }
@@ -168,15 +204,22 @@ export class ControlServer {
     } catch {
       return false;
     }
+    if (this.#secretDigest === undefined) return true; // A reload turned auth off meanwhile.
     // Digests have one length, so the comparison time says nothing about the secret.
-    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest!);
+    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest);
   }
 }
 
-const UNAUTHORIZED: ControlError = {
-  code: "unauthorized",
-  message: 'Cannot accept requests: the first line must be {"auth":"<control secret>"}',
-};
+const LINE_TIMEOUT = (options: ControlServerOptions): ControlError => ({
+  code: "line_timeout",
+  message:
+    `Cannot read line: not complete within --control-line-timeout (${options.lineTimeoutSeconds} s)`,
+});
+
+const TOO_MANY_CONNECTIONS = (options: ControlServerOptions): ControlError => ({
+  code: "too_many_connections",
+  message: `Cannot accept requests: --max-control-connections (${options.maxConnections}) reached`,
+});
 
 function sha256(text: string): Uint8Array {
   return createHash("sha256").update(text).digest();

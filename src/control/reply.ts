@@ -18,6 +18,18 @@ export function formatOutcome(command: Command, outcome: Outcome): string {
 
 /** The reply line (without newline) for a request that was refused. */
 export function formatError(error: ControlError, id?: RequestId): string {
-  if (id === undefined) return `error: ${error.code}: ${error.message}`;
+  if (id === undefined) return `error: ${error.code}: ${escapeControls(error.message)}`;
   return JSON.stringify({ id, error });
+}
+
+/**
+ * Messages may quote the peer's input (JSON.parse does): escape control characters so a stray
+ * `\r` or NUL cannot split or corrupt the reply line on the client's side.
+ */
+function escapeControls(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point.
+    /[\u0000-\u001f\u007f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }

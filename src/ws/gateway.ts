@@ -6,40 +6,65 @@
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
 import { textFrame } from "../frame.ts";
-import type { Identify, Identity } from "../identify.ts";
+import type { Identify, IdentifyResult, Identity } from "../identify.ts";
+import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import type { Registry } from "../registry.ts";
+import { clientIp } from "./client_ip.ts";
+import { dropSocket } from "./drop_socket.ts";
+import { UnsentBudget } from "./unsent_budget.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
 
 const log = getLogger(["herald", "ws"]);
 const PONG = textFrame("pong");
 
 /** Options of {@linkcode WsGateway}. */
-export interface WsGatewayOptions extends SendLimits {
+export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
   readonly registry: Registry;
   readonly identify: Identify;
   /** Seconds a socket may take to identify. */
   readonly authTimeoutSeconds: number;
   /** Seconds of peer silence before Deno drops the socket (it pings at half). */
   readonly idleTimeoutSeconds: number;
-  /** Open sockets allowed at once, identified or not. */
+  /** Open sockets allowed at once, identified or not, counting those still closing. */
   readonly maxConnections: number;
+  /** Open sockets one client IP may hold, counting those still closing. */
+  readonly maxConnectionsPerIp: number;
+  /** Handshakes one client IP may start per second (also the burst). */
+  readonly maxHandshakesPerIp: number;
+  /** Messages one socket may send per second (also the burst); then it is closed with 4006. */
+  readonly maxMessagesPerSecond: number;
+  /** Seconds a socket Herald closed may wait for the peer's close reply before it is dropped. */
+  readonly closeTimeoutSeconds: number;
+  /** Unsent bytes all sockets together may hold before the largest holders are closed. */
+  readonly maxUnsentTotalBytes: number;
   /** Largest client message in bytes. */
   readonly maxMessageBytes: number;
   /** Allowed `Origin` values; empty allows any. */
   readonly allowedOrigins: readonly string[];
+  /** Proxies whose `X-Forwarded-For` names the client that per-IP limits count. */
+  readonly trustedProxies: readonly string[];
 }
 
 /** Serves the WebSocket port's requests; one per process. */
 export class WsGateway {
-  readonly #options: WsGatewayOptions;
+  readonly #options: SessionOptions;
   readonly #origins: ReadonlySet<string>;
+  readonly #trustedProxies: ReadonlySet<string>;
+  /** Sessions not ended: identifying or in the registry. */
   readonly #sessions = new Set<ClientSession>();
+  /** Sockets Deno has not released yet, ended or not: what file descriptors are held for. */
+  #held = 0;
+  readonly #heldByIp = new Map<string, number>();
+  readonly #handshakes: KeyedRateLimiter;
+  #allReleased: PromiseWithResolvers<void> | undefined;
   readonly #startedAt = Date.now();
   #nextConnId = 1;
 
   constructor(options: WsGatewayOptions) {
-    this.#options = options;
+    this.#options = { ...options, unsentBudget: new UnsentBudget(options.maxUnsentTotalBytes) };
     this.#origins = new Set(options.allowedOrigins);
+    this.#trustedProxies = new Set(options.trustedProxies);
+    this.#handshakes = new KeyedRateLimiter({ perSecond: options.maxHandshakesPerIp });
   }
 
   /** Sockets open now that have not identified yet. */
@@ -47,8 +72,18 @@ export class WsGateway {
     return this.#sessions.size - this.#options.registry.connectionCount;
   }
 
+  /** Sockets whose file descriptor is still held, including those closing. */
+  get heldCount(): number {
+    return this.#held;
+  }
+
+  /** Unsent bytes all sockets hold, as last reported. */
+  get unsentBytes(): number {
+    return this.#options.unsentBudget.totalBytes;
+  }
+
   /** Handles one HTTP request: a WebSocket upgrade, `/healthz`, or a plain refusal. */
-  handle = (request: Request): Response => {
+  handle = (request: Request, info?: Deno.ServeHandlerInfo<Deno.NetAddr>): Response => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return this.#plainHttp(request);
     }
@@ -58,11 +93,37 @@ export class WsGateway {
       log.warn("Refused a WebSocket from origin {origin}: not in --allowed-origins", { origin });
       return new Response("origin not allowed\n", { status: 403 });
     }
-    if (this.#sessions.size >= this.#options.maxConnections) {
+    const ip = clientIp(
+      info?.remoteAddr.hostname ?? "unknown",
+      request.headers.get("x-forwarded-for"),
+      this.#trustedProxies,
+    );
+    if (!this.#handshakes.take(ip)) {
+      log.warn("Refused a WebSocket from {ip}: --max-handshakes-per-ip ({max}/s) reached", {
+        ip,
+        max: this.#options.maxHandshakesPerIp,
+      });
+      return new Response("too many handshakes\n", {
+        status: 429,
+        headers: { "retry-after": "1" },
+      });
+    }
+    if (this.#held >= this.#options.maxConnections) {
       log.warn("Refused a WebSocket: --max-connections ({max}) reached", {
         max: this.#options.maxConnections,
       });
       return new Response("server full\n", { status: 503, headers: { "retry-after": "5" } });
+    }
+    const heldByIp = this.#heldByIp.get(ip) ?? 0;
+    if (heldByIp >= this.#options.maxConnectionsPerIp) {
+      log.warn("Refused a WebSocket from {ip}: --max-connections-per-ip ({max}) reached", {
+        ip,
+        max: this.#options.maxConnectionsPerIp,
+      });
+      return new Response("too many connections\n", {
+        status: 429,
+        headers: { "retry-after": "5" },
+      });
     }
     let upgraded;
     try {
@@ -73,10 +134,13 @@ export class WsGateway {
       });
     }
     const token = new URL(request.url).searchParams.get("token");
-    const session = new ClientSession(upgraded.socket, this.#nextConnId++, this.#options, () => {
-      this.#sessions.delete(session);
+    const session = new ClientSession(upgraded.socket, this.#nextConnId++, this.#options, {
+      onEnd: () => this.#sessions.delete(session),
+      onRelease: () => this.#release(ip),
     });
     this.#sessions.add(session);
+    this.#held++;
+    this.#heldByIp.set(ip, heldByIp + 1);
     session.start(token);
     return upgraded.response;
   };
@@ -84,6 +148,24 @@ export class WsGateway {
   /** Closes every socket with `close` (shutdown). */
   closeAll(close: CloseCode): void {
     for (const session of [...this.#sessions]) session.close(close);
+  }
+
+  /** Resolves once Deno has released every socket; closed ones take at most the close timeout. */
+  released(): Promise<void> {
+    if (this.#held === 0) return Promise.resolve();
+    this.#allReleased ??= Promise.withResolvers<void>();
+    return this.#allReleased.promise;
+  }
+
+  #release(ip: string): void {
+    this.#held--;
+    const left = (this.#heldByIp.get(ip) ?? 1) - 1;
+    if (left === 0) this.#heldByIp.delete(ip);
+    else this.#heldByIp.set(ip, left);
+    if (this.#held === 0 && this.#allReleased !== undefined) {
+      this.#allReleased.resolve();
+      this.#allReleased = undefined;
+    }
   }
 
   #plainHttp(request: Request): Response {
@@ -104,14 +186,31 @@ export class WsGateway {
   }
 }
 
+/** What a session needs: the gateway's options with the budget every socket reports into. */
+type SessionOptions = WsGatewayOptions & SendLimits;
+
+/** How a session tells the gateway about its end. */
+interface SessionEvents {
+  /** Herald is done with it: closed by either side, out of the registry. Runs once. */
+  readonly onEnd: () => void;
+  /** Deno released the socket and its file descriptor. Runs once, after `onEnd`. */
+  readonly onRelease: () => void;
+}
+
+/** Whether this runtime refused `dropSocket` already; warned about once per process. */
+let dropUnsupportedWarned = false;
+
 /** One socket from upgrade to close: waits for its identity, then lives in the registry. */
 class ClientSession {
   readonly #socket: WebSocket;
   readonly #id: number;
-  readonly #options: WsGatewayOptions;
-  readonly #onEnd: () => void;
+  readonly #options: SessionOptions;
+  readonly #events: SessionEvents;
   #state: "identifying" | "verifying" | "live" | "ended" = "identifying";
+  #released = false;
   #opened = false;
+  #messages: TokenBucket | undefined;
+  #dropTimer: ReturnType<typeof setTimeout> | undefined;
   #identity: Identity | undefined;
   #acknowledge = false;
   #conn: WsConn | undefined;
@@ -119,11 +218,11 @@ class ClientSession {
   #pendingCloseDetail = "";
   #authTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: WebSocket, id: number, options: WsGatewayOptions, onEnd: () => void) {
+  constructor(socket: WebSocket, id: number, options: SessionOptions, events: SessionEvents) {
     this.#socket = socket;
     this.#id = id;
     this.#options = options;
-    this.#onEnd = onEnd;
+    this.#events = events;
   }
 
   start(urlToken: string | null): void {
@@ -131,7 +230,10 @@ class ClientSession {
     socket.binaryType = "arraybuffer";
     socket.onopen = () => this.#onOpen();
     socket.onmessage = (event) => this.#onMessage(event);
-    socket.onclose = (event) => this.#end(`peer closed ${event.code}`);
+    socket.onclose = (event) => {
+      this.#end(`peer closed ${event.code}`);
+      this.#release();
+    };
     socket.onerror = () => {}; // A close event always follows; it does the clean-up.
     this.#authTimer = setTimeout(
       () => this.close(CLOSE.identifyTimeout),
@@ -164,6 +266,7 @@ class ClientSession {
     }
     this.#end(`closed by Herald ${close.code} ${close.reason}`);
     closeSocket(this.#socket, close);
+    this.#armDrop();
   }
 
   #onOpen(): void {
@@ -174,6 +277,15 @@ class ClientSession {
 
   #onMessage(event: MessageEvent): void {
     if (this.#state === "ended") return;
+    this.#messages ??= new TokenBucket({ perSecond: this.#options.maxMessagesPerSecond });
+    if (!this.#messages.take()) {
+      log.warn("Closing socket #{id}: over --max-messages-per-second ({max})", {
+        id: this.#id,
+        max: this.#options.maxMessagesPerSecond,
+      });
+      this.close(CLOSE.tooManyMessages);
+      return;
+    }
     const data: unknown = event.data;
     if (byteLengthOver(data, this.#options.maxMessageBytes)) {
       this.close(CLOSE.messageTooBig);
@@ -219,7 +331,11 @@ class ClientSession {
 
   #verify(credential: string): void {
     this.#state = "verifying";
-    this.#options.identify(credential).then((result) => {
+    this.#options.identify(credential).catch((error): IdentifyResult => {
+      // A check that throws is a bug, but one peer's token must not take the process down.
+      log.error("Identify failed on socket #{id}: {error}", { id: this.#id, error });
+      return { ok: false, close: CLOSE.invalidToken, detail: "identify threw" };
+    }).then((result) => {
       if (this.#state === "ended") return;
       if (!result.ok) {
         this.close(result.close, result.detail);
@@ -235,6 +351,7 @@ class ClientSession {
     this.#state = "live";
     const conn = new WsConn(this.#id, identity.uid, this.#socket, this.#options, () => {
       this.#end("closed by Herald");
+      this.#armDrop();
     });
     this.#conn = conn;
     this.#options.registry.add(conn, identity.groups);
@@ -249,8 +366,34 @@ class ClientSession {
     this.#state = "ended";
     clearTimeout(this.#authTimer);
     if (this.#conn !== undefined) this.#options.registry.remove(this.#conn);
-    this.#onEnd();
+    this.#events.onEnd();
     log.debug("Socket #{id} ended: {why}", { id: this.#id, why });
+  }
+
+  /** After Herald's close, a peer that never answers would hold the socket forever: drop it. */
+  #armDrop(): void {
+    if (this.#released || this.#dropTimer !== undefined) return;
+    this.#dropTimer = setTimeout(() => {
+      if (this.#released) return;
+      log.debug("Socket #{id}: no close reply within --close-timeout; dropping it", {
+        id: this.#id,
+      });
+      if (!dropSocket(this.#socket) && !dropUnsupportedWarned) {
+        dropUnsupportedWarned = true;
+        log.warn(
+          "Cannot drop sockets whose peer never answers a close on this Deno version: " +
+            "they stay counted against --max-connections and --max-connections-per-ip",
+        );
+      }
+    }, this.#options.closeTimeoutSeconds * 1000);
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    clearTimeout(this.#dropTimer);
+    this.#conn?.release();
+    this.#events.onRelease();
   }
 }
 

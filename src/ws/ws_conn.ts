@@ -6,8 +6,11 @@ import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
 import type { Frame } from "../frame.ts";
 import type { Conn } from "../registry.ts";
+import type { UnsentBudget, UnsentHolder } from "./unsent_budget.ts";
 
 const log = getLogger(["herald", "ws"]);
+/** Native memory one queued frame costs in Deno 2.9.6 beyond its payload, measured. */
+const FRAME_OVERHEAD_BYTES = 1400;
 
 /** Bounds on what one socket may leave unsent. */
 export interface SendLimits {
@@ -15,10 +18,12 @@ export interface SendLimits {
   readonly maxUnsentBytes: number;
   /** Frames queued but not yet written; each costs ~1.4 KiB of native memory in Deno. */
   readonly maxUnsentFrames: number;
+  /** The bound on what all sockets hold together; this socket reports into it. */
+  readonly unsentBudget: UnsentBudget;
 }
 
 /** A `Conn` over a Deno `WebSocket` that closes itself, 1013, when its reader falls behind. */
-export class WsConn implements Conn {
+export class WsConn implements Conn, UnsentHolder {
   readonly id: number;
   readonly uid: string;
   readonly #socket: WebSocket;
@@ -28,6 +33,8 @@ export class WsConn implements Conn {
   #unsentSizes: number[] = [];
   #oldest = 0;
   #unsentSizesTotal = 0;
+  /** What this socket held when Herald closed it; Deno stops telling once it is CLOSING. */
+  #heldAtClose = 0;
   #closed = false;
 
   /** `onClose` runs once, when Herald closes the socket (not when the peer does). */
@@ -46,7 +53,9 @@ export class WsConn implements Conn {
   }
 
   send(frame: Frame): boolean {
-    if (this.#closed) return false;
+    // A socket whose peer has sent its close is CLOSING before its close event reaches us, and
+    // WebSocket.send() silently drops data then: refuse, so `delivered` never counts a drop.
+    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     const unsentBytes = this.#socket.bufferedAmount;
     const unsentFrames = this.#countUnsentFrames(unsentBytes);
     if (
@@ -65,19 +74,41 @@ export class WsConn implements Conn {
       this.close(CLOSE.slowReader);
       return false;
     }
-    try {
-      this.#socket.send(frame.text);
-    } catch {
-      // The peer closed first; its close event is on its way.
-      return false;
-    }
+    this.#socket.send(frame.text);
     this.#unsentSizes.push(frame.bytes);
     this.#unsentSizesTotal += frame.bytes;
-    return true;
+    this.#limits.unsentBudget.report(
+      this,
+      unsentBytes + frame.bytes + (unsentFrames + 1) * FRAME_OVERHEAD_BYTES,
+    );
+    return !this.#closed; // Reporting may have shed this very socket.
+  }
+
+  /** Bytes this socket holds in unsent frames, payload and overhead, measured now. */
+  measure(): number {
+    if (this.#closed) return this.#heldAtClose;
+    const unsentBytes = this.#socket.bufferedAmount;
+    return unsentBytes + this.#countUnsentFrames(unsentBytes) * FRAME_OVERHEAD_BYTES;
+  }
+
+  shed(): void {
+    if (this.#closed) return;
+    log.warn("Closing socket #{id} of {uid}: slow reader (--max-unsent-total-bytes reached)", {
+      id: this.id,
+      uid: this.uid,
+    });
+    this.close(CLOSE.slowReader);
+  }
+
+  /** Stops counting this socket's memory: Deno has released the socket. */
+  release(): void {
+    this.#closed = true;
+    this.#limits.unsentBudget.forget(this);
   }
 
   close(close: CloseCode): void {
     if (this.#closed) return;
+    this.#heldAtClose = this.measure();
     this.#closed = true;
     // Unregister now: a peer that never answers our close would keep the socket CLOSING forever.
     this.#onClose(this);

@@ -1,0 +1,88 @@
+/**
+ * `deno task compile`: builds the single `herald` binary with only the permissions it needs
+ * baked in, and its version and build facts embedded.
+ *
+ *   deno task compile [--target <triple>] [--output <path>] [--allow-read <paths>]
+ *
+ * The binary's runtime (denort) comes from dl.deno.land on first use, cached in DENO_DIR; set
+ * DENORT_BIN to a denort binary of the same Deno version to build offline.
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Folders and files the binary may read: where its config file and TLS files live. */
+export const DEFAULT_READ_PATHS = ["/etc/herald"];
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+async function git(...args: string[]): Promise<string> {
+  try {
+    const output = await new Deno.Command("git", { args, cwd: ROOT, stderr: "null" }).output();
+    return output.success ? new TextDecoder().decode(output.stdout).trim() : "";
+  } catch {
+    return ""; // No git: the build is still fine, only less traceable.
+  }
+}
+
+async function compile(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: "string" },
+      output: { type: "string" },
+      "allow-read": { type: "string" },
+    },
+    strict: true,
+  });
+  const target = values.target;
+  const output = values.output ?? `${ROOT}dist/herald${target === undefined ? "" : `-${target}`}`;
+  const readPaths = values["allow-read"]?.split(",").filter((p) => p !== "") ?? DEFAULT_READ_PATHS;
+  const commit = await git("rev-parse", "--short=12", "HEAD") || "unknown";
+  const dirty = (await git("status", "--porcelain", "--untracked-files=no")) !== "";
+  const build = { commit: dirty ? `${commit}-dirty` : commit, date: new Date().toISOString() };
+
+  // A generated entry passes the build facts to main.ts; nothing in the source tree changes.
+  await Deno.mkdir(`${ROOT}dist`, { recursive: true });
+  const buildDir = await Deno.makeTempDir({ dir: `${ROOT}dist`, prefix: ".build-" });
+  const entry = `${buildDir}/herald.ts`;
+  await Deno.writeTextFile(
+    entry,
+    `import { run } from ${JSON.stringify(`${ROOT}main.ts`)};\n` +
+      `await run(${JSON.stringify(build)});\n`,
+  );
+  const compileArgs = [
+    "compile",
+    "--unstable-net", // SO_REUSEPORT under TLS, for the certificate hand-over on reload.
+    "--allow-net",
+    "--allow-env=HERALD_*",
+    ...readPaths.length > 0 ? [`--allow-read=${readPaths.join(",")}`] : [],
+    "--no-prompt",
+    ...target === undefined ? [] : ["--target", target],
+    "--output",
+    output,
+    entry,
+  ];
+  const runtime = Deno.env.get("DENORT_BIN");
+  console.log(
+    `Building ${output} (commit ${build.commit}, target ${target ?? Deno.build.target})\n` +
+      `  runtime: ${
+        runtime ?? `denort ${Deno.version.deno} from dl.deno.land, cached in DENO_DIR`
+      }\n` +
+      `  permissions: net, env HERALD_*, read ${readPaths.join(",") || "nothing"}`,
+  );
+  try {
+    const status = await new Deno.Command(Deno.execPath(), { args: compileArgs, cwd: ROOT })
+      .spawn().status;
+    if (!status.success && runtime === undefined) {
+      console.error(
+        "Could not build. Offline? Point DENORT_BIN at a denort " + Deno.version.deno +
+          " binary for the target (see docs/deployment.md).",
+      );
+    }
+    return status.code;
+  } finally {
+    await Deno.remove(buildDir, { recursive: true });
+  }
+}
+
+if (import.meta.main) Deno.exit(await compile(Deno.args));

@@ -1,0 +1,104 @@
+/**
+ * One control connection's protocol, without the socket: bytes in, reply text out. However the
+ * peer's stream is cut into chunks, the replies are the same, byte for byte.
+ * @module
+ */
+import type { ControlError } from "../errors.ts";
+import { LineReader } from "./line_reader.ts";
+import { formatError } from "./reply.ts";
+
+/** Options of {@linkcode ControlSession}. */
+export interface ControlSessionOptions {
+  /** Longest request line in bytes; a longer one is answered `line_too_long` and ends the session. */
+  readonly maxLineBytes: number;
+  /** The reply line (no newline) to one decoded, non-blank request line. Must not throw. */
+  readonly answer: (line: string) => string;
+  /** When set, the first line must satisfy it, or the session ends `unauthorized`. */
+  readonly authorize?: (line: string) => boolean;
+}
+
+/** Why a session ended on its own. */
+export type ControlSessionEnd = "line_too_long" | "unauthorized";
+
+/** What one chunk of input gave. */
+export interface ControlOutput {
+  /** Reply lines, each with its newline; empty when there is nothing to write. */
+  readonly replies: string;
+  /** Complete lines consumed, blank ones included. */
+  readonly lines: number;
+  /** Set when the session ended: write `replies`, then close. Later input is ignored. */
+  readonly end?: ControlSessionEnd;
+}
+
+const UNAUTHORIZED: ControlError = {
+  code: "unauthorized",
+  message: 'Cannot accept requests: the first line must be {"auth":"<control secret>"}',
+};
+const NOT_UTF8: ControlError = { code: "bad_encoding", message: "Cannot read line: not UTF-8" };
+
+/** The line protocol of one control connection. */
+export class ControlSession {
+  readonly #options: ControlSessionOptions;
+  readonly #lines: LineReader;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  #authorized: boolean;
+  #ended: ControlSessionEnd | undefined;
+
+  constructor(options: ControlSessionOptions) {
+    this.#options = options;
+    this.#lines = new LineReader(options.maxLineBytes);
+    this.#authorized = options.authorize === undefined;
+  }
+
+  /** Bytes of an unfinished line held; at most `maxLineBytes + 1`. */
+  get pendingBytes(): number {
+    return this.#ended === undefined ? this.#lines.pendingBytes : 0;
+  }
+
+  /** Why the session ended, or undefined while it runs. */
+  get ended(): ControlSessionEnd | undefined {
+    return this.#ended;
+  }
+
+  /** Feeds one chunk of the peer's bytes; the chunk may be reused once this returns. */
+  push(chunk: Uint8Array): ControlOutput {
+    if (this.#ended !== undefined) return { replies: "", lines: 0, end: this.#ended };
+    const { lines, tooLong } = this.#lines.push(chunk);
+    let replies = "";
+    let consumed = 0;
+    for (const line of lines) {
+      consumed++;
+      let text: string;
+      try {
+        text = this.#decoder.decode(line);
+      } catch {
+        replies += formatError(NOT_UTF8) + "\n";
+        continue;
+      }
+      if (text.trim() === "") continue;
+      if (!this.#authorized) {
+        if (!this.#options.authorize!(text)) {
+          this.#ended = "unauthorized";
+          return {
+            replies: replies + formatError(UNAUTHORIZED) + "\n",
+            lines: consumed,
+            end: "unauthorized",
+          };
+        }
+        this.#authorized = true;
+        replies += "ok\n";
+        continue;
+      }
+      replies += this.#options.answer(text) + "\n";
+    }
+    if (tooLong) {
+      this.#ended = "line_too_long";
+      replies += formatError({
+        code: "line_too_long",
+        message: `Cannot read line: longer than --max-line-bytes (${this.#options.maxLineBytes})`,
+      }) + "\n";
+      return { replies, lines: consumed, end: this.#ended };
+    }
+    return { replies, lines: consumed };
+  }
+}

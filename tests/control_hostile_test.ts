@@ -1,0 +1,134 @@
+/**
+ * Hostile control clients over real sockets: slowloris, connection floods, and the same stream
+ * cut into random TCP writes.
+ * @module
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ControlClient, startTestHerald, test } from "./helpers.ts";
+
+test("control-hostile: a connection that sends no line within --control-line-timeout is closed", async () => {
+  await using herald = await startTestHerald({ controlLineTimeoutSeconds: 1 });
+  using silent = await ControlClient.connect(herald.controlAddr);
+  const started = Date.now();
+  assert.equal(
+    await silent.readLine(3000),
+    "error: line_timeout: Cannot read line: not complete within --control-line-timeout (1 s)",
+  );
+  assert.equal(await silent.readLine(3000), null);
+  assert.ok(Date.now() - started >= 900, "closed before the timeout");
+});
+
+test("control-hostile: drip-feeding one line does not extend its deadline", async () => {
+  await using herald = await startTestHerald({ controlLineTimeoutSeconds: 1 });
+  using dripper = await ControlClient.connect(herald.controlAddr);
+  assert.equal(
+    await dripper.request({ cmd: "count", id: 1 }),
+    '{"id":1,"result":{"connections":0,"uids":0}}',
+  );
+  const started = Date.now();
+  let closedAfter = 0;
+  try {
+    for (const byte of '{"cmd":"count"                                 }') {
+      await dripper.write(byte);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch {
+    closedAfter = Date.now() - started;
+  }
+  const reply = await dripper.readLine(3000);
+  assert.match(reply ?? "", /^error: line_timeout: /);
+  assert.ok(closedAfter === 0 || closedAfter < 2500, `closed after ${closedAfter} ms`);
+});
+
+test("control-hostile: a connection idle between complete lines is kept", async () => {
+  await using herald = await startTestHerald({ controlLineTimeoutSeconds: 1 });
+  using pooled = await ControlClient.connect(herald.controlAddr);
+  assert.equal(await pooled.request({ cmd: "broadcast", data: 1 }), "fail");
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(await pooled.request({ cmd: "broadcast", data: 2 }), "fail");
+});
+
+test("control-hostile: --max-control-connections refuses the next connection", async () => {
+  await using herald = await startTestHerald({ maxControlConnections: 2 });
+  using a = await ControlClient.connect(herald.controlAddr);
+  using b = await ControlClient.connect(herald.controlAddr);
+  assert.equal(await a.request({ cmd: "broadcast", data: 1 }), "fail");
+  assert.equal(await b.request({ cmd: "broadcast", data: 1 }), "fail");
+  {
+    using refused = await ControlClient.connect(herald.controlAddr);
+    assert.equal(
+      await refused.readLine(),
+      "error: too_many_connections: Cannot accept requests: --max-control-connections (2) reached",
+    );
+    assert.equal(await refused.readLine(), null);
+  }
+  a[Symbol.dispose]();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  using c = await ControlClient.connect(herald.controlAddr);
+  assert.equal(await c.request({ cmd: "broadcast", data: 1 }), "fail");
+});
+
+const requests = fc.array(
+  fc.oneof(
+    fc.constantFrom(
+      '{"cmd":"count"}',
+      '{"uid":"nobody","data":1}',
+      '{"cmd":"stats"}',
+      "{bad",
+      "[]",
+    ),
+    fc.record({ id: fc.nat(), cmd: fc.constantFrom("online", "uids", "kick"), uid: fc.string() })
+      .map((r) => JSON.stringify(r)),
+    fc.json({ maxDepth: 2 }),
+  ),
+  { minLength: 1, maxLength: 60 },
+);
+
+test("control-hostile: a stream cut into random TCP writes gets the replies of one write", async () => {
+  await using herald = await startTestHerald();
+  await fc.assert(
+    fc.asyncProperty(
+      requests,
+      fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }),
+      async (lines, sizes) => {
+        const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+        const whole = await exchange(herald.controlAddr, [bytes], lines.length);
+        const chunks: Uint8Array[] = [];
+        let offset = 0;
+        for (let i = 0; offset < bytes.length; i++) {
+          const size = sizes[i % sizes.length]!;
+          chunks.push(bytes.subarray(offset, offset + size));
+          offset += size;
+        }
+        const split = await exchange(herald.controlAddr, chunks, lines.length);
+        assert.deepEqual(
+          split.map(withoutUptime),
+          whole.map(withoutUptime),
+        );
+      },
+    ),
+    { numRuns: 25 },
+  );
+});
+
+/** Writes `chunks` one by one, yielding between them, and reads `count` replies. */
+async function exchange(addr: Deno.NetAddr, chunks: Uint8Array[], count: number) {
+  using client = await ControlClient.connect(addr);
+  for (const chunk of chunks) {
+    await client.write(chunk);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  const replies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const reply = await client.readLine();
+    if (reply === null) break;
+    replies.push(reply);
+  }
+  return replies;
+}
+
+/** `stats` replies carry uptime and the connection count of the moment: not the stream's doing. */
+function withoutUptime(reply: string): string {
+  return reply.replace(/"uptime_s":\d+/, "").replace(/"control_connections":\d+/, "");
+}

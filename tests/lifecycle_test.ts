@@ -1,0 +1,169 @@
+/**
+ * The process lifecycle through a real `deno run main.ts` child: graceful SIGTERM, the shutdown
+ * timeout, a second signal, and SIGHUP reloads.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { SignJWT } from "jose";
+import { CLOSE } from "../src/errors.ts";
+import { ControlClient, test, TestClient } from "./helpers.ts";
+import { HeraldProcess, MAIN, RUN_PERMISSIONS, tempDir } from "./herald_process.ts";
+
+const SECRET_A = "secret-a-0123456789abcdef";
+const SECRET_B = "secret-b-0123456789abcdef";
+
+function tokenFor(uid: string, secret: string): Promise<string> {
+  return new SignJWT({ sub: uid }).setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** A client that sends a token as its first message; resolves once it is identified or closed. */
+async function tokenClient(port: number, uid: string, secret: string): Promise<TestClient> {
+  const client = new TestClient(`ws://127.0.0.1:${port}/`);
+  await client.open();
+  client.socket.send(JSON.stringify({ token: await tokenFor(uid, secret) }));
+  await client.waitFor(() =>
+    client.received.length > 0 || client.socket.readyState === WebSocket.CLOSED
+  );
+  if (client.received.length > 0) {
+    assert.equal(client.received.shift(), JSON.stringify({ event: "identified", uid }));
+  }
+  return client;
+}
+
+test("SIGTERM closes every socket with 1001, answers requests already sent, exits 0", async () => {
+  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "5"] });
+  const clients = await Promise.all(
+    ["a", "b", "c"].map((uid) => TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, uid)),
+  );
+  using control = await ControlClient.connect(herald.controlAddr);
+  assert.equal(await control.request({ uid: "a", data: "before" }), "ok");
+  assert.equal(await clients[0]!.next(), "before");
+
+  const requests = 2000;
+  await control.write(`{"cmd":"count","id":1}\n`.repeat(requests));
+  const started = performance.now();
+  herald.signal("SIGTERM");
+  for (const client of clients) {
+    const event = await client.closeEvent();
+    assert.equal(event.code, CLOSE.goingAway.code);
+  }
+  let replies = 0;
+  while (await control.readLine() !== null) replies++;
+  assert.equal(replies, requests, "every pipelined request sent before SIGTERM is answered");
+  const status = await herald.exit();
+  assert.equal(status.code, 0, herald.log);
+  assert.ok(performance.now() - started < 5000, "exits within --shutdown-timeout");
+  assert.match(herald.log, /SIGTERM: shutting down/);
+  assert.match(herald.log, /Stopped/);
+});
+
+/**
+ * A control client that pipelines far more requests than the socket buffers hold and never reads
+ * the replies, so Herald's reply writes block: a connection that cannot drain.
+ */
+async function stuckControlClient(herald: HeraldProcess) {
+  const control = await ControlClient.connect(herald.controlAddr);
+  const flood = new TextEncoder().encode(`{"cmd":"count"}\n`.repeat(1024 * 1024));
+  // The write itself blocks once Herald stops reading; it fails when Herald exits.
+  const writing = control.write(flood).catch(() => {});
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return {
+    async [Symbol.asyncDispose]() {
+      control[Symbol.dispose]();
+      await writing;
+    },
+  };
+}
+
+test("SIGTERM exits 1 after --shutdown-timeout when a socket will not drain", async () => {
+  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "1"] });
+  await using _control = await stuckControlClient(herald);
+  const started = performance.now();
+  herald.signal("SIGTERM");
+  const status = await herald.exit();
+  const took = performance.now() - started;
+  assert.equal(status.code, 1, herald.log);
+  assert.ok(took >= 900 && took < 4000, `took ${took} ms`);
+  assert.match(herald.log, /longer than --shutdown-timeout/);
+});
+
+test("a second signal during a slow shutdown exits at once", async () => {
+  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "60"] });
+  await using _control = await stuckControlClient(herald);
+  herald.signal("SIGTERM");
+  await herald.waitForLog(/SIGTERM: shutting down/);
+  const started = performance.now();
+  herald.signal("SIGINT");
+  const status = await herald.exit();
+  assert.equal(status.code, 1, herald.log);
+  assert.ok(performance.now() - started < 3000);
+  assert.match(herald.log, /Second signal: exiting at once/);
+});
+
+test("SIGHUP reloads secrets, the control secret and the log level from the config file", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/herald.json`;
+  const write = (settings: Record<string, unknown>) =>
+    Deno.writeTextFile(file, JSON.stringify(settings));
+  const controlSecret = "control-secret-0123456789";
+  await write({ secret: SECRET_A, "control-secret": controlSecret, "log-level": "info" });
+  await using herald = await HeraldProcess.start({
+    command: [Deno.execPath(), "run", ...RUN_PERMISSIONS, `--allow-read=${dir.path}`, MAIN],
+    args: ["--config", file],
+  });
+  await using early = await tokenClient(herald.wsPort, "early", SECRET_A);
+  assert.equal(early.socket.readyState, WebSocket.OPEN);
+
+  // Rotation: B signs new tokens, A is still accepted.
+  await write({
+    secret: SECRET_B,
+    "previous-secret": [SECRET_A],
+    "control-secret": controlSecret.toUpperCase(),
+    "log-level": "debug",
+  });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(
+    /Reloaded: --secret, --previous-secret, --control-secret, --log-level/,
+  );
+  await using viaB = await tokenClient(herald.wsPort, "via-b", SECRET_B);
+  await using viaA = await tokenClient(herald.wsPort, "via-a", SECRET_A);
+  assert.equal(viaB.socket.readyState, WebSocket.OPEN);
+  assert.equal(viaA.socket.readyState, WebSocket.OPEN);
+  await herald.waitForLog(/identified as via-a/); // Debug lines now show.
+  {
+    using control = await ControlClient.connect(herald.controlAddr);
+    assert.equal(
+      await control.request({ auth: controlSecret.toUpperCase() }),
+      "ok",
+      "the new control secret",
+    );
+    assert.equal(await control.request({ uid: "early", data: "still here" }), "ok");
+    assert.equal(await early.next(), "still here", "sockets identified before stay");
+  }
+
+  // End of the window: only B.
+  await write({ secret: SECRET_B, "control-secret": controlSecret.toUpperCase() });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/Reloaded: --previous-secret, --log-level/);
+  await using lateA = await tokenClient(herald.wsPort, "late-a", SECRET_A);
+  assert.equal((await lateA.closeEvent()).code, CLOSE.invalidToken.code);
+
+  // A bad file keeps the running config; a limit change waits for a restart.
+  await write({ secret: SECRET_B, "ws-prot": 1 });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/Reload refused, the running config stays: .*unknown keys: "ws-prot"/);
+  await write({
+    secret: SECRET_B,
+    "control-secret": controlSecret.toUpperCase(),
+    "max-connections": 5,
+  });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/kept until a restart: --max-connections/);
+  await using lateB = await tokenClient(herald.wsPort, "late-b", SECRET_B);
+  assert.equal(lateB.socket.readyState, WebSocket.OPEN);
+  assert.ok(!herald.log.includes(SECRET_A) && !herald.log.includes(SECRET_B), "no secret logged");
+
+  herald.signal("SIGTERM");
+  assert.equal((await herald.exit()).code, 0);
+});
