@@ -334,7 +334,7 @@ async function startServer(
       "run",
       ...runtimeFlags,
       "--allow-net",
-      "--allow-env",
+      "--allow-env=HERALD_*",
       opts.heraldEntry,
       "--host",
       "127.0.0.1",
@@ -344,6 +344,13 @@ async function startServer(
       String(controlPort),
       "--log-level",
       "warning",
+      // Every bench client comes from 127.0.0.1: the per-IP guards against hostile peers
+      // would refuse the 1001st connection and pace handshakes to 50/s. Lift them (the
+      // reference has none); every other limit keeps its default.
+      "--max-connections-per-ip",
+      "10000000",
+      "--max-handshakes-per-ip",
+      "1000000",
     ];
   const child = new Deno.Command(Deno.execPath(), {
     args,
