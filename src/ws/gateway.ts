@@ -228,13 +228,14 @@ class ClientSession {
   start(urlToken: string | null): void {
     const socket = this.#socket;
     socket.binaryType = "arraybuffer";
-    socket.onopen = () => this.#onOpen();
+    // Listeners cost memory for the socket's whole life: `open` fires once, and an `error` event
+    // needs none (a close event always follows it and does the clean-up).
+    socket.addEventListener("open", () => this.#onOpen(), { once: true });
     socket.onmessage = (event) => this.#onMessage(event);
     socket.onclose = (event) => {
       this.#end(`peer closed ${event.code}`);
       this.#release();
     };
-    socket.onerror = () => {}; // A close event always follows; it does the clean-up.
     this.#authTimer = setTimeout(
       () => this.close(CLOSE.identifyTimeout),
       this.#options.authTimeoutSeconds * 1000,
@@ -348,6 +349,8 @@ class ClientSession {
 
   #goLive(identity: Identity): void {
     clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
+    this.#identity = undefined;
     this.#state = "live";
     const conn = new WsConn(this.#id, identity.uid, this.#socket, this.#options, () => {
       this.#end("closed by Herald");

@@ -45,6 +45,15 @@ Deno.test("WsConn.send() closes a reader whose unsent frames reach the bound, 10
   assert.equal(socket.readyState, WebSocket.CLOSING);
 });
 
+Deno.test("WsConn.send() checks large bounds every 1/16 of them, so they hold within ~6 %", () => {
+  const socket = new FakeSocket();
+  const { conn, closed } = connOver(socket, { frames: 1600 });
+  let accepted = 0;
+  while (conn.send(textFrame("x")) && accepted < 10_000) accepted++;
+  assert.deepEqual(closed, [conn]);
+  assert.ok(accepted >= 1600 && accepted <= 1700, `closed after ${accepted} frames`);
+});
+
 Deno.test("WsConn.send() counts only frames still unsent: written ones free the bound", () => {
   const socket = new FakeSocket();
   const { conn, closed } = connOver(socket, { frames: 3 });
