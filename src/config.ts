@@ -97,6 +97,8 @@ interface OptionSpec {
   readonly default: string | undefined;
   /** Repeatable flag; a comma-separated list in the environment; a string array in the file. */
   readonly list?: true;
+  /** One comma-separated value as a flag or variable; a string or string array in the file. */
+  readonly commaSeparated?: true;
 }
 
 const OPTIONS = {
@@ -141,12 +143,18 @@ const OPTIONS = {
     "Seconds to finish a begun (or the first) control line",
     "30",
   ),
-  allowedOrigins: opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
-  trustedProxies: opt(
-    "trusted-proxies",
-    "Comma-separated proxy IPs whose X-Forwarded-For names the client (none = trust no one)",
-    "127.0.0.1,::1",
-  ),
+  allowedOrigins: {
+    ...opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
+    commaSeparated: true,
+  },
+  trustedProxies: {
+    ...opt(
+      "trusted-proxies",
+      "Comma-separated proxy IPs whose X-Forwarded-For names the client (none = trust no one)",
+      "127.0.0.1,::1",
+    ),
+    commaSeparated: true,
+  },
   logLevel: opt("log-level", "debug | info | warning | error", "info"),
   logFormat: opt("log-format", "text | json", "text"),
   tlsCert: opt("tls-cert", "PEM certificate chain file: serve wss:// and https://", undefined),
@@ -333,7 +341,7 @@ function readConfigFile(
     if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) {
       values.set(key, { value: String(value), source });
     } else if (
-      (spec.list || key === "allowed-origins" || key === "trusted-proxies") &&
+      (spec.list || spec.commaSeparated) &&
       Array.isArray(value) &&
       value.every((v) => typeof v === "string")
     ) {
@@ -341,7 +349,7 @@ function readConfigFile(
     } else if (value !== null) {
       throw new RangeError(
         `${prefix} ${source} must be a ${
-          spec.list ? "string or an array of strings" : "string or a number"
+          spec.list || spec.commaSeparated ? "string or an array of strings" : "string or a number"
         }: current value is ${JSON.stringify(value)}`,
       );
     }

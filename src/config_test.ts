@@ -172,3 +172,17 @@ Deno.test("loadConfig() trusts loopback proxies by default; none trusts no one",
     "10.0.0.6",
   ]);
 });
+
+Deno.test("loadConfig() takes comma-separated settings as arrays in the file, and only those", () => {
+  const loaded = loadConfig(
+    ["--config", "h.json"],
+    {},
+    withFile({ "trusted-proxies": ["10.0.0.5", "10.0.0.6"] }),
+  );
+  assert.ok(loaded.kind === "run");
+  assert.deepEqual(loaded.config.trustedProxies, ["10.0.0.5", "10.0.0.6"]);
+  assert.throws(
+    () => loadConfig(["--config", "h.json"], {}, withFile({ "ws-port": ["1", "2"] })),
+    /"ws-port" in h.json must be a string or a number/,
+  );
+});
