@@ -185,9 +185,8 @@ export class ControlClient implements Disposable {
         this.#ended = true;
         break;
       }
-      for (const line of this.#lines.push(this.#buffer.subarray(0, read)).lines) {
-        this.#queued.push(this.#decoder.decode(line));
-      }
+      const { block } = this.#lines.push(this.#buffer.subarray(0, read));
+      this.#queued.push(...this.#decoder.decode(block).split("\n").slice(0, -1));
     }
     return this.#queued.shift() ?? null;
   }

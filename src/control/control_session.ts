@@ -34,13 +34,18 @@ const UNAUTHORIZED: ControlError = {
   code: "unauthorized",
   message: 'Cannot accept requests: the first line must be {"auth":"<control secret>"}',
 };
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+/** Some editors and scripts start their output with one; it is not JSON whitespace. */
+const BYTE_ORDER_MARK = 0xfeff;
 const NOT_UTF8: ControlError = { code: "bad_encoding", message: "Cannot read line: not UTF-8" };
 
 /** The line protocol of one control connection. */
 export class ControlSession {
   readonly #options: ControlSessionOptions;
   readonly #lines: LineReader;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  /** A BOM is dropped per line below, not only at the start of a block. */
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #authorized: boolean;
   #ended: ControlSessionEnd | undefined;
 
@@ -63,21 +68,21 @@ export class ControlSession {
   /** Feeds one chunk of the peer's bytes; the chunk may be reused once this returns. */
   push(chunk: Uint8Array): ControlOutput {
     if (this.#ended !== undefined) return { replies: "", lines: 0, end: this.#ended };
-    const { lines, tooLong } = this.#lines.push(chunk);
+    const { block, tooLong } = this.#lines.push(chunk);
+    const lines = this.#decodeLines(block);
     let replies = "";
     let consumed = 0;
-    for (const line of lines) {
+    for (let line of lines) {
       consumed++;
-      let text: string;
-      try {
-        text = this.#decoder.decode(line);
-      } catch {
+      if (line === undefined) {
         replies += formatError(NOT_UTF8) + "\n";
         continue;
       }
-      if (text.trim() === "") continue;
+      if (line.charCodeAt(line.length - 1) === CARRIAGE_RETURN) line = line.slice(0, -1);
+      if (line.charCodeAt(0) === BYTE_ORDER_MARK) line = line.slice(1);
+      if (line.trim() === "") continue;
       if (!this.#authorized) {
-        if (!this.#options.authorize!(text)) {
+        if (!this.#options.authorize!(line)) {
           this.#ended = "unauthorized";
           return {
             replies: replies + formatError(UNAUTHORIZED) + "\n",
@@ -89,7 +94,7 @@ export class ControlSession {
         replies += "ok\n";
         continue;
       }
-      replies += this.#options.answer(text) + "\n";
+      replies += this.#options.answer(line) + "\n";
     }
     if (tooLong) {
       this.#ended = "line_too_long";
@@ -100,5 +105,31 @@ export class ControlSession {
       return { replies, lines: consumed, end: this.#ended };
     }
     return { replies, lines: consumed };
+  }
+
+  /**
+   * The lines of a block, each decoded, or undefined where a line is not UTF-8. One decode for
+   * the whole block: per line, the decoder call cost more than the rest of a push's parsing.
+   */
+  #decodeLines(block: Uint8Array): (string | undefined)[] {
+    if (block.length === 0) return [];
+    try {
+      const lines = this.#decoder.decode(block).split("\n");
+      lines.pop(); // The block ends with a newline: nothing follows it.
+      return lines;
+    } catch {
+      // Some line is not UTF-8: decode line by line to answer each one for itself.
+      const lines: (string | undefined)[] = [];
+      for (let start = 0; start < block.length;) {
+        const end = block.indexOf(NEWLINE, start);
+        try {
+          lines.push(this.#decoder.decode(block.subarray(start, end)));
+        } catch {
+          lines.push(undefined);
+        }
+        start = end + 1;
+      }
+      return lines;
+    }
   }
 }

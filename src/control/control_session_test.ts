@@ -246,3 +246,19 @@ Deno.test("ControlSession escapes control characters an error message quotes fro
   assert.ok(!replies.includes("\x00"), JSON.stringify(replies));
   assert.match(replies, /\\u0000/);
 });
+
+Deno.test("ControlSession answers a bad UTF-8 line alone and drops a BOM or \\r on any line", () => {
+  const bom = "\ufeff";
+  const good = '{"uid":"a","data":"x"}';
+  const bytes = new Uint8Array([
+    ...encoder.encode(`${bom}${good}\n`),
+    0xff,
+    0x0a,
+    ...encoder.encode(`${good}\r\n${bom}${good}\r\n`),
+  ]);
+  const expected = `ok\n${
+    formatError({ code: "bad_encoding", message: "Cannot read line: not UTF-8" })
+  }\nok\nok\n`;
+  assert.equal(feed(realSession(), cut(bytes, "whole")).replies, expected);
+  assert.equal(feed(realSession(), cut(bytes, "bytes")).replies, expected);
+});

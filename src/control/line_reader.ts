@@ -9,9 +9,13 @@ const CARRIAGE_RETURN = 0x0d;
 
 /** What one chunk of input gave. */
 export interface LineChunk {
-  /** Complete lines, newline and a trailing `\r` removed. Valid until the next `push`. */
-  readonly lines: Uint8Array[];
-  /** True when a line passed the cap: the lines before it are in `lines`; stop reading. */
+  /**
+   * The complete lines, as one block of bytes where each line ends with its `\n` (a `\r` before
+   * it is kept). One block rather than one array per line, so the caller can decode a whole read
+   * with one call. Valid until the next `push`.
+   */
+  readonly block: Uint8Array;
+  /** True when a line passed the cap: the lines before it are in `block`; stop reading. */
   readonly tooLong: boolean;
 }
 
@@ -21,7 +25,7 @@ export class LineReader {
   #partial: Uint8Array[] = [];
   #partialBytes = 0;
 
-  /** @param maxLineBytes Longest line accepted, newline excluded. */
+  /** @param maxLineBytes Longest line accepted, newline and a `\r` before it excluded. */
   constructor(maxLineBytes: number) {
     if (!Number.isInteger(maxLineBytes) || maxLineBytes < 1) {
       throw new RangeError(
@@ -37,48 +41,55 @@ export class LineReader {
   }
 
   /**
-   * Feeds one chunk. Returned lines may share memory with `chunk`, so use them before the
+   * Feeds one chunk. The returned block may share memory with `chunk`, so use it before the
    * caller reuses its read buffer; the unfinished tail is copied.
    */
   push(chunk: Uint8Array): LineChunk {
-    const lines: Uint8Array[] = [];
     let start = 0;
     while (start < chunk.length) {
       const end = chunk.indexOf(NEWLINE, start);
       if (end === -1) break;
-      // One byte of slack for a `\r` before the newline; the cap applies after stripping it.
-      if (this.#partialBytes + end - start > this.#maxLineBytes + 1) {
-        return { lines, tooLong: true };
+      const carried = start === 0 ? this.#partialBytes : 0;
+      if (this.#isTooLong(carried + end - start, chunk, end)) {
+        return { block: this.#takeLines(chunk, start), tooLong: true };
       }
-      const line = stripCarriageReturn(this.#join(chunk.subarray(start, end)));
-      if (line.length > this.#maxLineBytes) return { lines, tooLong: true };
-      lines.push(line);
       start = end + 1;
     }
+    const block = this.#takeLines(chunk, start);
     const tail = chunk.length - start;
     if (tail > 0) {
-      if (this.#partialBytes + tail > this.#maxLineBytes + 1) return { lines, tooLong: true };
+      if (this.#partialBytes + tail > this.#maxLineBytes + 1) return { block, tooLong: true };
       this.#partial.push(chunk.slice(start));
       this.#partialBytes += tail;
     }
-    return { lines, tooLong: false };
+    return { block, tooLong: false };
   }
 
-  #join(last: Uint8Array): Uint8Array {
-    if (this.#partialBytes === 0) return last;
-    const line = new Uint8Array(this.#partialBytes + last.length);
+  /** Whether a line of `length` bytes ending at `chunk[newline]` passes the cap. */
+  #isTooLong(length: number, chunk: Uint8Array, newline: number): boolean {
+    if (length <= this.#maxLineBytes) return false;
+    // One byte of slack for a `\r` before the newline; the cap applies without it.
+    return length > this.#maxLineBytes + 1 || this.#byteBefore(chunk, newline) !== CARRIAGE_RETURN;
+  }
+
+  /** The byte before `chunk[index]`, looking into the held tail when `index` is 0. */
+  #byteBefore(chunk: Uint8Array, index: number): number | undefined {
+    if (index > 0) return chunk[index - 1];
+    return this.#partial.at(-1)?.at(-1);
+  }
+
+  /** The held tail and `chunk[0, end)` as one block; the tail is dropped once taken. */
+  #takeLines(chunk: Uint8Array, end: number): Uint8Array {
+    if (this.#partialBytes === 0 || end === 0) return chunk.subarray(0, end);
+    const block = new Uint8Array(this.#partialBytes + end);
     let offset = 0;
     for (const part of this.#partial) {
-      line.set(part, offset);
+      block.set(part, offset);
       offset += part.length;
     }
-    line.set(last, offset);
+    block.set(chunk.subarray(0, end), offset);
     this.#partial = [];
     this.#partialBytes = 0;
-    return line;
+    return block;
   }
-}
-
-function stripCarriageReturn(line: Uint8Array): Uint8Array {
-  return line.length > 0 && line[line.length - 1] === CARRIAGE_RETURN ? line.subarray(0, -1) : line;
 }

@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { LineReader } from "./line_reader.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
-const decode = (lines: Uint8Array[]) => lines.map((line) => new TextDecoder().decode(line));
+/** The block's lines, each without its newline. */
+const decode = (block: Uint8Array) => new TextDecoder().decode(block).split("\n").slice(0, -1);
 
-Deno.test("LineReader.push() splits a chunk into lines and drops a trailing \\r", () => {
+Deno.test("LineReader.push() returns the complete lines as one block, \\r kept", () => {
   const reader = new LineReader(100);
   const chunk = reader.push(encode('{"a":1}\n{"b":2}\r\n\nrest'));
-  assert.deepEqual(decode(chunk.lines), ['{"a":1}', '{"b":2}', ""]);
+  assert.deepEqual(decode(chunk.block), ['{"a":1}', '{"b":2}\r', ""]);
   assert.equal(chunk.tooLong, false);
   assert.equal(reader.pendingBytes, 4);
 });
@@ -16,7 +17,7 @@ Deno.test("LineReader.push() joins a line split across chunks, one byte at a tim
   const reader = new LineReader(100);
   const lines: string[] = [];
   for (const byte of encode("héllo\nwörld\n")) {
-    lines.push(...decode(reader.push(new Uint8Array([byte])).lines));
+    lines.push(...decode(reader.push(new Uint8Array([byte])).block));
   }
   assert.deepEqual(lines, ["héllo", "wörld"]);
   assert.equal(reader.pendingBytes, 0);
@@ -27,18 +28,30 @@ Deno.test("LineReader.push() keeps its tail when the caller reuses the buffer", 
   const buffer = encode("abc");
   reader.push(buffer);
   buffer.set(encode("xyz"));
-  assert.deepEqual(decode(reader.push(encode("d\n")).lines), ["abcd"]);
+  assert.deepEqual(decode(reader.push(encode("d\n")).block), ["abcd"]);
 });
 
 Deno.test("LineReader.push() accepts a line of exactly maxLineBytes, with or without \\r", () => {
   const reader = new LineReader(5);
-  assert.deepEqual(decode(reader.push(encode("12345\n12345\r\n")).lines), ["12345", "12345"]);
+  assert.deepEqual(decode(reader.push(encode("12345\n12345\r\n")).block), ["12345", "12345\r"]);
+});
+
+Deno.test("LineReader.push() allows the \\r slack when only the newline comes in the next chunk", () => {
+  const reader = new LineReader(5);
+  assert.equal(reader.push(encode("12345\r")).block.length, 0);
+  const chunk = reader.push(encode("\n"));
+  assert.deepEqual(decode(chunk.block), ["12345\r"]);
+  assert.equal(chunk.tooLong, false);
+  assert.equal(new LineReader(5).push(encode("123456")).tooLong, false);
+  const over = new LineReader(5);
+  over.push(encode("123456"));
+  assert.equal(over.push(encode("\n")).tooLong, true);
 });
 
 Deno.test("LineReader.push() reports a complete line over the cap, after the lines before it", () => {
   const reader = new LineReader(5);
   const chunk = reader.push(encode("ok\n123456\nnever\n"));
-  assert.deepEqual(decode(chunk.lines), ["ok"]);
+  assert.deepEqual(decode(chunk.block), ["ok"]);
   assert.equal(chunk.tooLong, true);
 });
 
