@@ -11,6 +11,8 @@ import type { UnsentBudget, UnsentHolder } from "./unsent_budget.ts";
 const log = getLogger(["herald", "ws"]);
 /** Native memory one queued frame costs in Deno 2.9.6 beyond its payload, measured. */
 const FRAME_OVERHEAD_BYTES = 1400;
+/** Marks a socket keeps to count its unsent frames: a slow reader is closed after ~16 checks. */
+const MAX_MARKS = 32;
 
 /** Bounds on what one socket may leave unsent. */
 export interface SendLimits {
@@ -29,16 +31,19 @@ export class WsConn implements Conn, UnsentHolder {
   readonly #socket: WebSocket;
   readonly #limits: SendLimits;
   readonly #onClose: (conn: WsConn) => void;
-  /** Sizes of frames possibly still unsent, oldest first from `#oldest`; none while idle. */
-  #unsentSizes: number[] | undefined;
-  #oldest = 0;
-  #unsentSizesTotal = 0;
   /** What this socket held when Herald closed it; Deno stops telling once it is CLOSING. */
   #heldAtClose = 0;
   #closed = false;
-  /** Frames and bytes queued since the bounds were last checked. */
-  #framesSinceCheck = 0;
-  #bytesSinceCheck = 0;
+  /** Frames and payload bytes queued since the socket opened. */
+  #queuedFrames = 0;
+  #queuedBytes = 0;
+  /** The same totals when the bounds were last checked. */
+  #checkedFrames = 0;
+  #checkedBytes = 0;
+  /** Frames known to be written: those queued before a mark whose bytes are all written. */
+  #writtenFrames = 0;
+  /** Queued totals at earlier checks, oldest first, none of them known to be written yet. */
+  #marks: QueuedMark[] | undefined;
 
   /** `onClose` runs once, when Herald closes the socket (not when the peer does). */
   constructor(
@@ -61,24 +66,22 @@ export class WsConn implements Conn, UnsentHolder {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
     // Reading bufferedAmount is a call into the runtime, the dearest part of a send: check the
     // bounds once per 1/16 of them, so they hold to within about 6 %.
-    this.#framesSinceCheck++;
-    this.#bytesSinceCheck += frame.bytes;
     if (
-      this.#framesSinceCheck > this.#limits.maxUnsentFrames >> 4 ||
-      this.#bytesSinceCheck > this.#limits.maxUnsentBytes >> 4
+      this.#queuedFrames - this.#checkedFrames >= this.#limits.maxUnsentFrames >> 4 ||
+      this.#queuedBytes + frame.bytes - this.#checkedBytes > this.#limits.maxUnsentBytes >> 4
     ) {
-      this.#framesSinceCheck = 0;
-      this.#bytesSinceCheck = 0;
       if (!this.#withinBounds(frame)) return false;
     }
     this.#socket.send(frame.text);
-    (this.#unsentSizes ??= []).push(frame.bytes);
-    this.#unsentSizesTotal += frame.bytes;
+    this.#queuedFrames++;
+    this.#queuedBytes += frame.bytes;
     return true;
   }
 
   /** Checks that queueing `frame` keeps this socket within its bounds; closes it (1013) if not. */
   #withinBounds(frame: Frame): boolean {
+    this.#checkedFrames = this.#queuedFrames;
+    this.#checkedBytes = this.#queuedBytes;
     const unsentBytes = this.#socket.bufferedAmount;
     const unsentFrames = this.#countUnsentFrames(unsentBytes);
     if (
@@ -131,26 +134,36 @@ export class WsConn implements Conn, UnsentHolder {
   }
 
   /**
-   * Deno tells unsent bytes, not frames. Frames are written oldest first, so the unsent ones are
-   * the newest whose sizes add up to `unsentBytes`: forget the older ones.
+   * Deno tells unsent bytes, not frames, and remembering every frame's size cost a tenth of a
+   * push. Frames are written oldest first, so once the bytes queued before a mark are written,
+   * so are its frames: the count is exact when nothing is unsent and otherwise overstates by
+   * at most the frames between two checks (1/16 of the bound). Records a mark for later calls.
    */
   #countUnsentFrames(unsentBytes: number): number {
-    const sizes = this.#unsentSizes;
-    if (sizes === undefined) return 0;
-    while (this.#unsentSizesTotal > unsentBytes) {
-      this.#unsentSizesTotal -= sizes[this.#oldest++]!;
-    }
-    if (this.#oldest === sizes.length) {
-      this.#unsentSizes = undefined;
-      this.#oldest = 0;
+    if (unsentBytes === 0) {
+      this.#marks = undefined;
+      this.#writtenFrames = this.#queuedFrames;
       return 0;
     }
-    if (this.#oldest > 1024 && this.#oldest * 2 > sizes.length) {
-      this.#unsentSizes = sizes.slice(this.#oldest);
-      this.#oldest = 0;
+    const writtenBytes = this.#queuedBytes - unsentBytes;
+    const marks = this.#marks ??= [];
+    let proven = 0;
+    while (proven < marks.length && marks[proven]!.bytes <= writtenBytes) {
+      this.#writtenFrames = marks[proven++]!.frames;
     }
-    return this.#unsentSizes!.length - this.#oldest;
+    marks.splice(0, proven);
+    if (marks.length === MAX_MARKS) marks.shift(); // Fewer marks only overstate more.
+    if (marks.at(-1)?.frames !== this.#queuedFrames) {
+      marks.push({ frames: this.#queuedFrames, bytes: this.#queuedBytes });
+    }
+    return this.#queuedFrames - this.#writtenFrames;
   }
+}
+
+/** Frames and bytes queued on a socket up to some moment. */
+interface QueuedMark {
+  readonly frames: number;
+  readonly bytes: number;
 }
 
 /** Closes a socket whatever its state; a socket already closing is left alone. */

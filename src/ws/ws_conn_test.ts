@@ -71,3 +71,15 @@ Deno.test("WsConn.send() closes a reader whose unsent bytes would pass the bound
   assert.equal(conn.send(textFrame("€€")), false); // 6 more UTF-8 bytes: 11 > 10.
   assert.deepEqual(closed, [conn]);
 });
+
+Deno.test("WsConn.send() counts frames written in part of a backlog, overstating by < 1/16", () => {
+  const socket = new FakeSocket();
+  const { conn, closed } = connOver(socket, { frames: 160 }); // Checked every 10 frames.
+  for (let i = 0; i < 150; i++) assert.equal(conn.send(textFrame("x")), true);
+  socket.bufferedAmount = 75; // Deno wrote the oldest 75 frames.
+  let accepted = 0;
+  while (conn.send(textFrame("x")) && accepted < 1000) accepted++;
+  assert.deepEqual(closed, [conn]);
+  // Exact counting would take 160 - 75 = 85 more; a mark every 10 frames may hide up to 10.
+  assert.ok(accepted >= 75 && accepted <= 85, `closed after ${accepted} more frames`);
+});
