@@ -133,7 +133,8 @@ export class WsGateway {
         status: 400,
       });
     }
-    const token = new URL(request.url).searchParams.get("token");
+    // Most clients identify by message: parse the URL only when it has a query.
+    const token = request.url.includes("?") ? new URL(request.url).searchParams.get("token") : null;
     const session = new ClientSession(upgraded.socket, this.#nextConnId++, this.#options, {
       onEnd: () => this.#sessions.delete(session),
       onRelease: () => this.#release(ip),
