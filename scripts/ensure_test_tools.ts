@@ -9,6 +9,8 @@
 const TOOLS: Record<string, string> = {
   php: "php-cli",
   openssl: "openssl",
+  // Builds the bench's native broadcast receiver (scripts/bench/native_test.ts).
+  gcc: "gcc",
 };
 
 async function has(program: string): Promise<boolean> {
