@@ -11,12 +11,21 @@
  *
  * Figures: memory, unicast, broadcast, latency (needs --rate), churn. Every loop is bounded by
  * --duration and by a count, and every socket targets 127.0.0.1.
+ *
+ * `--broadcast-receiver native|deno`: who holds the broadcast figure's clients; native (the C
+ * program of `native/`, built with gcc on first use) unless it cannot be built.
  */
 import { parseArgs } from "node:util";
 import { WsClient } from "./ws_client.ts";
 import { ControlConn } from "./control.ts";
 import { Counter } from "./counter.ts";
 import { type CpuSample, readRssBytes, round, startCpuWindow } from "./proc.ts";
+import {
+  chooseBroadcastReceiver,
+  NativeReceiver,
+  parseReceiverKind,
+  type ReceiverKind,
+} from "./native.ts";
 
 /** Settings of one load-generator run, from the command line. */
 export interface LoadOptions {
@@ -40,6 +49,11 @@ export interface LoadOptions {
   churnConcurrency: number;
   /** Which unicast modes to run: `x1`, `x8`, `fresh` (all by default; fewer for profiling). */
   unicastModes: string[];
+  /**
+   * Who receives the broadcast figure's frames: `native` (the C receiver), `deno` (`WsClient`
+   * in this process), or undefined for native when it builds, else deno.
+   */
+  broadcastReceiver: ReceiverKind | undefined;
 }
 
 const CONNECT_BATCH = 250;
@@ -296,59 +310,95 @@ async function freshConnections(opts: LoadOptions): Promise<Record<string, unkno
   };
 }
 
-/** Broadcast deliveries per second to each client count. */
+/**
+ * Broadcast deliveries per second to each client count. The clients live in the native
+ * receiver (a child process, whose CPU is added to this one's as the client's) or in this
+ * process; windows, flow control and CPU accounting are the same for both.
+ */
 async function broadcast(opts: LoadOptions): Promise<Record<string, unknown>> {
-  const pool = new ClientPool(opts.wsPort, "b");
+  const choice = await chooseBroadcastReceiver(opts.broadcastReceiver);
+  if (choice.kind === "deno" && choice.notice !== undefined) log(choice.notice);
+  const pool = choice.kind === "native"
+    ? NativeReceiver.start({ path: choice.path, port: opts.wsPort, prefix: "b" })
+    : new ClientPool(opts.wsPort, "b");
+  const clientPids: (number | "self")[] = pool instanceof NativeReceiver
+    ? [pool.pid, "self"]
+    : ["self"];
+  const clientProcesses = pool instanceof NativeReceiver
+    ? "broadcast_receiver + load.ts"
+    : "load.ts";
   const results = [];
-  for (const n of opts.broadcastClients) {
-    await pool.grow(n);
-    await sleep(SETTLE_MS);
-    const conn = await ControlConn.open(opts.controlPort);
-    const line = encoder.encode(`{"cmd":"broadcast","data":"hello everyone"}\n`);
-    const base = pool.deliveries.value;
-    const warmUntil = performance.now() + warmUpMs(opts);
-    const endAt = warmUntil + opts.duration * 1000;
-    let sent = 0;
-    let stalled = false;
-    let start: { t: number; delivered: number; cpu: () => CpuSample } | undefined;
-    while (performance.now() < endAt && sent * n < MAX_PUSHES_PER_WINDOW) {
-      if (start === undefined && performance.now() >= warmUntil) {
-        start = {
-          t: performance.now(),
-          delivered: pool.deliveries.value,
-          cpu: startCpuWindow(opts.serverPid),
-        };
-      }
-      // Flow control: at most BROADCAST_WINDOW broadcasts not yet fully received.
-      const need = base + (sent - BROADCAST_WINDOW + 1) * n;
-      if (pool.deliveries.value < need) {
-        if (!await pool.deliveries.waitFor(need, 5000)) {
-          stalled = true;
-          break;
-        }
-        continue;
-      }
-      await conn.write(line);
-      sent++;
+  try {
+    for (const n of opts.broadcastClients) {
+      await pool.grow(n);
+      await sleep(SETTLE_MS);
+      results.push(await broadcastTo(opts, pool, n, clientPids));
     }
-    start ??= { t: performance.now(), delivered: pool.deliveries.value, cpu: () => emptyCpu() };
-    const cpu = start.cpu();
-    const rate = (pool.deliveries.value - start.delivered) / ((performance.now() - start.t) / 1000);
-    await pool.deliveries.waitFor(base + sent * n, 5000);
-    await conn.replies.waitFor(sent, 2000);
-    results.push({
-      clients: n,
-      deliveries_per_s: round(rate, 0),
-      broadcasts: sent,
-      delivered: pool.deliveries.value - base,
-      not_ok: conn.notOk,
-      stalled,
-      cpu,
-    });
-    conn.close();
-    log(`broadcast ${n}: ${round(rate, 0)} deliveries/s`);
+  } finally {
+    if (pool instanceof NativeReceiver) await pool.close();
   }
-  return { results, closed_early: pool.closedEarly };
+  return {
+    receiver: choice.kind,
+    client_processes: clientProcesses,
+    results,
+    closed_early: pool.closedEarly,
+  };
+}
+
+/** One broadcast window to the `n` clients of `pool`. */
+async function broadcastTo(
+  opts: LoadOptions,
+  pool: ClientPool | NativeReceiver,
+  n: number,
+  clientPids: (number | "self")[],
+): Promise<Record<string, unknown>> {
+  const conn = await ControlConn.open(opts.controlPort);
+  const line = encoder.encode(`{"cmd":"broadcast","data":"hello everyone"}\n`);
+  const base = pool.deliveries.value;
+  const warmUntil = performance.now() + warmUpMs(opts);
+  const endAt = warmUntil + opts.duration * 1000;
+  let sent = 0;
+  let stalled = false;
+  let start: { t: number; delivered: number; cpu: () => CpuSample } | undefined;
+  while (performance.now() < endAt && sent * n < MAX_PUSHES_PER_WINDOW) {
+    if (start === undefined && performance.now() >= warmUntil) {
+      start = {
+        t: performance.now(),
+        delivered: pool.deliveries.value,
+        cpu: startCpuWindow(opts.serverPid, clientPids),
+      };
+    }
+    // Flow control: at most BROADCAST_WINDOW broadcasts not yet fully received.
+    const need = base + (sent - BROADCAST_WINDOW + 1) * n;
+    if (pool.deliveries.value < need) {
+      if (!await pool.deliveries.waitFor(need, 5000)) {
+        stalled = true;
+        break;
+      }
+      continue;
+    }
+    await conn.write(line);
+    sent++;
+  }
+  start ??= { t: performance.now(), delivered: pool.deliveries.value, cpu: () => emptyCpu() };
+  const cpu = start.cpu();
+  const inWindow = pool.deliveries.value - start.delivered;
+  const rate = inWindow / ((performance.now() - start.t) / 1000);
+  await pool.deliveries.waitFor(base + sent * n, 5000);
+  await conn.replies.waitFor(sent, 2000);
+  conn.close();
+  log(`broadcast ${n}: ${round(rate, 0)} deliveries/s${stalled ? " (stalled)" : ""}`);
+  return {
+    clients: n,
+    deliveries_per_s: round(rate, 0),
+    // Server CPU per delivered frame: comparable across runs even when the client limits rate.
+    server_us_per_delivery: inWindow > 0 ? round(cpu.server_cpu_s * 1e6 / inWindow, 2) : null,
+    broadcasts: sent,
+    delivered: pool.deliveries.value - base,
+    not_ok: conn.notOk,
+    stalled,
+    cpu,
+  };
 }
 
 /** Push-written to client-received latency at a fixed offered rate over one connection. */
@@ -542,6 +592,7 @@ if (import.meta.main) {
       "fresh-concurrency": { type: "string", default: "8" },
       "churn-concurrency": { type: "string", default: "32" },
       "unicast-modes": { type: "string", default: "x1,x8,fresh" },
+      "broadcast-receiver": { type: "string" },
     },
   });
   const opts: LoadOptions = {
@@ -557,6 +608,7 @@ if (import.meta.main) {
     freshConcurrency: parseNumber("--fresh-concurrency", values["fresh-concurrency"]),
     churnConcurrency: parseNumber("--churn-concurrency", values["churn-concurrency"]),
     unicastModes: values["unicast-modes"].split(","),
+    broadcastReceiver: parseReceiverKind(values["broadcast-receiver"]),
   };
   const result = await runFigure(opts);
   console.log(JSON.stringify({ figure: opts.figure, ...result }));

@@ -34,13 +34,13 @@ export function readMachineBusySeconds(): number {
   return (user! + nice! + system! + steal!) / CLK_TCK;
 }
 
-/** CPU use of the server and of this client process over one measured window. */
+/** CPU use of the server and of the client processes over one measured window. */
 export interface CpuSample {
   /** Wall-clock seconds of the window. */
   wall_s: number;
   /** Server CPU seconds used in the window. */
   server_cpu_s: number;
-  /** Client (load generator) CPU seconds used in the window. */
+  /** Client CPU seconds used in the window: the sum over the window's client processes. */
   client_cpu_s: number;
   /** Server CPU seconds per wall second: 1.0 is one core saturated. */
   server_util: number;
@@ -53,16 +53,28 @@ export interface CpuSample {
   other_util: number;
 }
 
-/** Starts a CPU window for `serverPid` and this process; call the result to close it. */
-export function startCpuWindow(serverPid: number): () => CpuSample {
+/**
+ * Starts a CPU window for `serverPid` and the client, whose CPU time is summed over
+ * `clientPids` (this load generator by default; the broadcast figure adds the native receiver);
+ * call the result to close it.
+ */
+export function startCpuWindow(
+  serverPid: number,
+  clientPids: readonly (number | "self")[] = ["self"],
+): () => CpuSample {
+  const clientSeconds = () => {
+    let sum = 0;
+    for (const pid of clientPids) sum += readCpuSeconds(pid);
+    return sum;
+  };
   const t0 = performance.now();
   const s0 = readCpuSeconds(serverPid);
-  const c0 = readCpuSeconds("self");
+  const c0 = clientSeconds();
   const m0 = readMachineBusySeconds();
   return () => {
     const wall = (performance.now() - t0) / 1000;
     const server = readCpuSeconds(serverPid) - s0;
-    const client = readCpuSeconds("self") - c0;
+    const client = clientSeconds() - c0;
     const other = Math.max(0, readMachineBusySeconds() - m0 - server - client);
     return {
       wall_s: round(wall, 3),
