@@ -4,8 +4,8 @@
  *
  * The Deno client spends ~9-12 µs of CPU per received message at 10k clients, so on 2 cores the
  * broadcast figure was bound by the client; the C receiver holds the sockets and counts frames
- * for ~1-2 µs each, and the load generator keeps the control connection, the windows and the
- * flow control (see docs/benchmarks.md).
+ * for ~3-4.5 µs each (mostly kernel time), and the load generator keeps the control connection,
+ * the windows and the flow control (see docs/benchmarks.md).
  * @module
  */
 import { Counter } from "./counter.ts";
