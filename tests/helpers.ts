@@ -185,8 +185,9 @@ export class ControlClient implements Disposable {
         this.#ended = true;
         break;
       }
-      const { block } = this.#lines.push(this.#buffer.subarray(0, read));
-      this.#queued.push(...this.#decoder.decode(block).split("\n").slice(0, -1));
+      for (const block of this.#lines.push(this.#buffer.subarray(0, read)).blocks) {
+        this.#queued.push(...this.#decoder.decode(block).split("\n").slice(0, -1));
+      }
     }
     return this.#queued.shift() ?? null;
   }

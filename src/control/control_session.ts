@@ -68,8 +68,10 @@ export class ControlSession {
   /** Feeds one chunk of the peer's bytes; the chunk may be reused once this returns. */
   push(chunk: Uint8Array): ControlOutput {
     if (this.#ended !== undefined) return { replies: "", lines: 0, end: this.#ended };
-    const { block, tooLong } = this.#lines.push(chunk);
-    const lines = this.#decodeLines(block);
+    const { blocks, tooLong } = this.#lines.push(chunk);
+    const lines = blocks.length === 1
+      ? this.#decodeLines(blocks[0]!)
+      : blocks.flatMap((block) => this.#decodeLines(block));
     let replies = "";
     let consumed = 0;
     for (let line of lines) {
@@ -112,7 +114,6 @@ export class ControlSession {
    * the whole block: per line, the decoder call cost more than the rest of a push's parsing.
    */
   #decodeLines(block: Uint8Array): (string | undefined)[] {
-    if (block.length === 0) return [];
     try {
       const lines = this.#decoder.decode(block).split("\n");
       lines.pop(); // The block ends with a newline: nothing follows it.

@@ -10,12 +10,13 @@ const CARRIAGE_RETURN = 0x0d;
 /** What one chunk of input gave. */
 export interface LineChunk {
   /**
-   * The complete lines, as one block of bytes where each line ends with its `\n` (a `\r` before
-   * it is kept). One block rather than one array per line, so the caller can decode a whole read
-   * with one call. Valid until the next `push`.
+   * The complete lines, as blocks of bytes where each line ends with its `\n` (a `\r` before it
+   * is kept): blocks rather than one array per line, so the caller can decode a read with one
+   * call per block. At most two: the line that earlier chunks began, joined, then the lines of
+   * this chunk, which share its memory. Valid until the next `push`.
    */
-  readonly block: Uint8Array;
-  /** True when a line passed the cap: the lines before it are in `block`; stop reading. */
+  readonly blocks: Uint8Array[];
+  /** True when a line passed the cap: the lines before it are in `blocks`; stop reading. */
   readonly tooLong: boolean;
 }
 
@@ -41,28 +42,36 @@ export class LineReader {
   }
 
   /**
-   * Feeds one chunk. The returned block may share memory with `chunk`, so use it before the
+   * Feeds one chunk. The returned blocks may share memory with `chunk`, so use them before the
    * caller reuses its read buffer; the unfinished tail is copied.
    */
   push(chunk: Uint8Array): LineChunk {
+    const blocks: Uint8Array[] = [];
     let start = 0;
+    let blockStart = 0;
     while (start < chunk.length) {
       const end = chunk.indexOf(NEWLINE, start);
       if (end === -1) break;
       const carried = start === 0 ? this.#partialBytes : 0;
       if (this.#isTooLong(carried + end - start, chunk, end)) {
-        return { block: this.#takeLines(chunk, start), tooLong: true };
+        if (start > blockStart) blocks.push(chunk.subarray(blockStart, start));
+        return { blocks, tooLong: true };
       }
       start = end + 1;
+      if (carried > 0) {
+        // Only the line that began earlier is copied; the rest stays in the caller's buffer.
+        blocks.push(this.#joinTail(chunk.subarray(0, start)));
+        blockStart = start;
+      }
     }
-    const block = this.#takeLines(chunk, start);
+    if (start > blockStart) blocks.push(chunk.subarray(blockStart, start));
     const tail = chunk.length - start;
     if (tail > 0) {
-      if (this.#partialBytes + tail > this.#maxLineBytes + 1) return { block, tooLong: true };
+      if (this.#partialBytes + tail > this.#maxLineBytes + 1) return { blocks, tooLong: true };
       this.#partial.push(chunk.slice(start));
       this.#partialBytes += tail;
     }
-    return { block, tooLong: false };
+    return { blocks, tooLong: false };
   }
 
   /** Whether a line of `length` bytes ending at `chunk[newline]` passes the cap. */
@@ -78,18 +87,17 @@ export class LineReader {
     return this.#partial.at(-1)?.at(-1);
   }
 
-  /** The held tail and `chunk[0, end)` as one block; the tail is dropped once taken. */
-  #takeLines(chunk: Uint8Array, end: number): Uint8Array {
-    if (this.#partialBytes === 0 || end === 0) return chunk.subarray(0, end);
-    const block = new Uint8Array(this.#partialBytes + end);
+  /** The held tail followed by `end`, the rest of its line, as one block; the tail is dropped. */
+  #joinTail(end: Uint8Array): Uint8Array {
+    const line = new Uint8Array(this.#partialBytes + end.length);
     let offset = 0;
     for (const part of this.#partial) {
-      block.set(part, offset);
+      line.set(part, offset);
       offset += part.length;
     }
-    block.set(chunk.subarray(0, end), offset);
+    line.set(end, offset);
     this.#partial = [];
     this.#partialBytes = 0;
-    return block;
+    return line;
   }
 }

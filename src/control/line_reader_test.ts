@@ -2,13 +2,14 @@ import assert from "node:assert/strict";
 import { LineReader } from "./line_reader.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
-/** The block's lines, each without its newline. */
-const decode = (block: Uint8Array) => new TextDecoder().decode(block).split("\n").slice(0, -1);
+/** The blocks' lines, each without its newline. */
+const decode = (blocks: Uint8Array[]) =>
+  blocks.flatMap((block) => new TextDecoder().decode(block).split("\n").slice(0, -1));
 
-Deno.test("LineReader.push() returns the complete lines as one block, \\r kept", () => {
+Deno.test("LineReader.push() returns the complete lines of a chunk as one block, \\r kept", () => {
   const reader = new LineReader(100);
   const chunk = reader.push(encode('{"a":1}\n{"b":2}\r\n\nrest'));
-  assert.deepEqual(decode(chunk.block), ['{"a":1}', '{"b":2}\r', ""]);
+  assert.deepEqual(decode(chunk.blocks), ['{"a":1}', '{"b":2}\r', ""]);
   assert.equal(chunk.tooLong, false);
   assert.equal(reader.pendingBytes, 4);
 });
@@ -17,10 +18,21 @@ Deno.test("LineReader.push() joins a line split across chunks, one byte at a tim
   const reader = new LineReader(100);
   const lines: string[] = [];
   for (const byte of encode("héllo\nwörld\n")) {
-    lines.push(...decode(reader.push(new Uint8Array([byte])).block));
+    lines.push(...decode(reader.push(new Uint8Array([byte])).blocks));
   }
   assert.deepEqual(lines, ["héllo", "wörld"]);
   assert.equal(reader.pendingBytes, 0);
+});
+
+Deno.test("LineReader.push() copies only the line it completes, not the lines after it", () => {
+  const reader = new LineReader(100);
+  reader.push(encode('{"a":'));
+  const chunk = encode('1}\n{"b":2}\n{"c":3}\n{"d"');
+  const { blocks } = reader.push(chunk);
+  assert.deepEqual(decode(blocks), ['{"a":1}', '{"b":2}', '{"c":3}']);
+  assert.equal(blocks.length, 2);
+  assert.notEqual(blocks[0]!.buffer, chunk.buffer);
+  assert.equal(blocks[1]!.buffer, chunk.buffer);
 });
 
 Deno.test("LineReader.push() keeps its tail when the caller reuses the buffer", () => {
@@ -28,19 +40,19 @@ Deno.test("LineReader.push() keeps its tail when the caller reuses the buffer", 
   const buffer = encode("abc");
   reader.push(buffer);
   buffer.set(encode("xyz"));
-  assert.deepEqual(decode(reader.push(encode("d\n")).block), ["abcd"]);
+  assert.deepEqual(decode(reader.push(encode("d\n")).blocks), ["abcd"]);
 });
 
 Deno.test("LineReader.push() accepts a line of exactly maxLineBytes, with or without \\r", () => {
   const reader = new LineReader(5);
-  assert.deepEqual(decode(reader.push(encode("12345\n12345\r\n")).block), ["12345", "12345\r"]);
+  assert.deepEqual(decode(reader.push(encode("12345\n12345\r\n")).blocks), ["12345", "12345\r"]);
 });
 
 Deno.test("LineReader.push() allows the \\r slack when only the newline comes in the next chunk", () => {
   const reader = new LineReader(5);
-  assert.equal(reader.push(encode("12345\r")).block.length, 0);
+  assert.equal(reader.push(encode("12345\r")).blocks.length, 0);
   const chunk = reader.push(encode("\n"));
-  assert.deepEqual(decode(chunk.block), ["12345\r"]);
+  assert.deepEqual(decode(chunk.blocks), ["12345\r"]);
   assert.equal(chunk.tooLong, false);
   assert.equal(new LineReader(5).push(encode("123456")).tooLong, false);
   const over = new LineReader(5);
@@ -51,7 +63,7 @@ Deno.test("LineReader.push() allows the \\r slack when only the newline comes in
 Deno.test("LineReader.push() reports a complete line over the cap, after the lines before it", () => {
   const reader = new LineReader(5);
   const chunk = reader.push(encode("ok\n123456\nnever\n"));
-  assert.deepEqual(decode(chunk.block), ["ok"]);
+  assert.deepEqual(decode(chunk.blocks), ["ok"]);
   assert.equal(chunk.tooLong, true);
 });
 
