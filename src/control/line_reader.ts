@@ -47,31 +47,53 @@ export class LineReader {
    */
   push(chunk: Uint8Array): LineChunk {
     const blocks: Uint8Array[] = [];
-    let start = 0;
-    let blockStart = 0;
-    while (start < chunk.length) {
-      const end = chunk.indexOf(NEWLINE, start);
-      if (end === -1) break;
-      const carried = start === 0 ? this.#partialBytes : 0;
-      if (this.#isTooLong(carried + end - start, chunk, end)) {
-        if (start > blockStart) blocks.push(chunk.subarray(blockStart, start));
-        return { blocks, tooLong: true };
-      }
-      start = end + 1;
-      if (carried > 0) {
-        // Only the line that began earlier is copied; the rest stays in the caller's buffer.
-        blocks.push(this.#joinTail(chunk.subarray(0, start)));
-        blockStart = start;
-      }
-    }
-    if (start > blockStart) blocks.push(chunk.subarray(blockStart, start));
-    const tail = chunk.length - start;
+    // When even the held tail and the whole chunk together fit the cap, no line can pass it:
+    // only the last newline matters, not each one (the common case, and a tenth of a push).
+    const end = this.#partialBytes + chunk.length <= this.#maxLineBytes
+      ? this.#takeLines(chunk, chunk.lastIndexOf(NEWLINE) + 1, blocks)
+      : this.#takeCheckedLines(chunk, blocks);
+    if (end === undefined) return { blocks, tooLong: true };
+    const tail = chunk.length - end;
     if (tail > 0) {
       if (this.#partialBytes + tail > this.#maxLineBytes + 1) return { blocks, tooLong: true };
-      this.#partial.push(chunk.slice(start));
+      this.#partial.push(chunk.slice(end));
       this.#partialBytes += tail;
     }
     return { blocks, tooLong: false };
+  }
+
+  /**
+   * Adds the lines of `chunk[0, end)` to `blocks`: the line the held tail began, joined into a
+   * copy, then the rest as a view of `chunk`. Returns `end`.
+   */
+  #takeLines(chunk: Uint8Array, end: number, blocks: Uint8Array[]): number {
+    if (end === 0) return 0;
+    let start = 0;
+    if (this.#partialBytes > 0) {
+      start = chunk.indexOf(NEWLINE) + 1;
+      blocks.push(this.#joinTail(chunk.subarray(0, start)));
+    }
+    if (end > start) blocks.push(chunk.subarray(start, end));
+    return end;
+  }
+
+  /**
+   * Like {@linkcode LineReader.#takeLines} up to the last newline, checking every line against
+   * the cap; undefined when one passes it, after taking the lines before it.
+   */
+  #takeCheckedLines(chunk: Uint8Array, blocks: Uint8Array[]): number | undefined {
+    let end = 0;
+    while (end < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, end);
+      if (newline === -1) break;
+      const carried = end === 0 ? this.#partialBytes : 0;
+      if (this.#isTooLong(carried + newline - end, chunk, newline)) {
+        this.#takeLines(chunk, end, blocks);
+        return undefined;
+      }
+      end = newline + 1;
+    }
+    return this.#takeLines(chunk, end, blocks);
   }
 
   /** Whether a line of `length` bytes ending at `chunk[newline]` passes the cap. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { LineReader } from "./line_reader.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -78,4 +79,31 @@ Deno.test("LineReader.push() stops holding bytes once an unfinished line passes 
 
 Deno.test("new LineReader() refuses a cap below one byte", () => {
   assert.throws(() => new LineReader(0), RangeError);
+});
+
+Deno.test("LineReader.push() gives the same lines on its fast and its checked path", () => {
+  // Cap 64: chunks of up to 64 bytes (with what is held) skip the per-line checks, longer ones not.
+  fc.assert(
+    fc.property(
+      fc.array(fc.string({ maxLength: 60, unit: "grapheme" }), { maxLength: 30 }),
+      fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 10 }),
+      (texts, sizes) => {
+        const lines = texts.map((text) => text.replaceAll("\n", " "))
+          .filter((line) => encode(line).length <= 64);
+        const bytes = encode(lines.map((line) => line + "\n").join(""));
+        const reader = new LineReader(64);
+        const got: string[] = [];
+        for (let offset = 0, i = 0; offset < bytes.length; i++) {
+          const size = sizes[i % sizes.length]!;
+          const chunk = reader.push(bytes.slice(offset, offset + size));
+          assert.equal(chunk.tooLong, false);
+          got.push(...decode(chunk.blocks));
+          offset += size;
+        }
+        assert.deepEqual(got, lines);
+        assert.equal(reader.pendingBytes, 0);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });
