@@ -13,6 +13,8 @@ const log = getLogger(["herald", "ws"]);
 const FRAME_OVERHEAD_BYTES = 1400;
 /** Marks a socket keeps to count its unsent frames: a slow reader is closed after ~16 checks. */
 const MAX_MARKS = 32;
+/** Read once: Deno's `WebSocket` global is a getter, a call on every send otherwise. */
+const { OPEN, CLOSING, CLOSED } = WebSocket;
 
 /** Bounds on what one socket may leave unsent. */
 export interface SendLimits {
@@ -63,7 +65,7 @@ export class WsConn implements Conn, UnsentHolder {
   send(frame: Frame): boolean {
     // A socket whose peer has sent its close is CLOSING before its close event reaches us, and
     // WebSocket.send() silently drops data then: refuse, so `delivered` never counts a drop.
-    if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return false;
+    if (this.#closed || this.#socket.readyState !== OPEN) return false;
     // Reading bufferedAmount is a call into the runtime, the dearest part of a send: check the
     // bounds once per 1/16 of them, so they hold to within about 6 %.
     if (
@@ -168,7 +170,7 @@ interface QueuedMark {
 
 /** Closes a socket whatever its state; a socket already closing is left alone. */
 export function closeSocket(socket: WebSocket, close: CloseCode): void {
-  if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) return;
+  if (socket.readyState === CLOSING || socket.readyState === CLOSED) return;
   try {
     socket.close(close.code, close.reason);
   } catch {
