@@ -83,6 +83,28 @@ test("ws: no identity within --auth-timeout closes with 4003", async () => {
   assert.ok(Date.now() - started >= 900, "closed before the timeout");
 });
 
+test("ws: each socket gets its own --auth-timeout; identifying cancels it", async () => {
+  await using herald = await startTestHerald({ authTimeoutSeconds: 1 });
+  await using early = new TestClient(herald.wsUrl);
+  await early.open();
+  const earlyOpened = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await using late = new TestClient(herald.wsUrl);
+  await late.open();
+  const lateOpened = Date.now();
+  await using identified = new TestClient(herald.wsUrl);
+  await identified.open();
+  identified.socket.send("u1");
+  assert.equal((await early.closeEvent(3000)).code, 4003);
+  const earlyClosed = Date.now();
+  assert.equal(late.socket.readyState, WebSocket.OPEN, "closed with the earlier socket");
+  assert.equal((await late.closeEvent(3000)).code, 4003);
+  assert.ok(earlyClosed - earlyOpened >= 900, "early closed before its timeout");
+  assert.ok(Date.now() - lateOpened >= 900, "late closed before its timeout");
+  assert.equal(identified.socket.readyState, WebSocket.OPEN);
+  assert.equal(herald.registry.connectionsOf("u1"), 1);
+});
+
 test("ws: token mode identifies from a first-message token and joins its groups", async () => {
   await using herald = await startTestHerald({ secret: SECRET });
   await using client = new TestClient(herald.wsUrl);

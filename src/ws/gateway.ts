@@ -10,6 +10,7 @@ import type { Identify, IdentifyResult, Identity } from "../identify.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import type { Registry } from "../registry.ts";
 import { clientIp } from "./client_ip.ts";
+import { DeadlineQueue } from "./deadline_queue.ts";
 import { dropSocket } from "./drop_socket.ts";
 import { UnsentBudget } from "./unsent_budget.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
@@ -61,7 +62,14 @@ export class WsGateway {
   #nextConnId = 1;
 
   constructor(options: WsGatewayOptions) {
-    this.#options = { ...options, unsentBudget: new UnsentBudget(options.maxUnsentTotalBytes) };
+    this.#options = {
+      ...options,
+      unsentBudget: new UnsentBudget(options.maxUnsentTotalBytes),
+      identifyDeadlines: new DeadlineQueue({
+        delayMs: options.authTimeoutSeconds * 1000,
+        onExpire: (session: ClientSession) => session.close(CLOSE.identifyTimeout),
+      }),
+    };
     this.#origins = new Set(options.allowedOrigins);
     this.#trustedProxies = new Set(options.trustedProxies);
     this.#handshakes = new KeyedRateLimiter({ perSecond: options.maxHandshakesPerIp });
@@ -187,8 +195,10 @@ export class WsGateway {
   }
 }
 
-/** What a session needs: the gateway's options with the budget every socket reports into. */
-type SessionOptions = WsGatewayOptions & SendLimits;
+/** A session's needs: the gateway's options, the shared unsent budget and identify deadlines. */
+type SessionOptions = WsGatewayOptions & SendLimits & {
+  readonly identifyDeadlines: DeadlineQueue<ClientSession>;
+};
 
 /** How a session tells the gateway about its end. */
 interface SessionEvents {
@@ -217,7 +227,6 @@ class ClientSession {
   #conn: WsConn | undefined;
   #pendingClose: CloseCode | undefined;
   #pendingCloseDetail = "";
-  #authTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: WebSocket, id: number, options: SessionOptions, events: SessionEvents) {
     this.#socket = socket;
@@ -237,10 +246,7 @@ class ClientSession {
       this.#end(`peer closed ${event.code}`);
       this.#release();
     };
-    this.#authTimer = setTimeout(
-      () => this.close(CLOSE.identifyTimeout),
-      this.#options.authTimeoutSeconds * 1000,
-    );
+    this.#options.identifyDeadlines.add(this);
     if (urlToken !== null) this.#verify(urlToken);
   }
 
@@ -349,8 +355,7 @@ class ClientSession {
   }
 
   #goLive(identity: Identity): void {
-    clearTimeout(this.#authTimer);
-    this.#authTimer = undefined;
+    this.#options.identifyDeadlines.delete(this);
     this.#identity = undefined;
     this.#state = "live";
     const conn = new WsConn(this.#id, identity.uid, this.#socket, this.#options, () => {
@@ -368,7 +373,7 @@ class ClientSession {
   #end(why: string): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
-    clearTimeout(this.#authTimer);
+    this.#options.identifyDeadlines.delete(this);
     if (this.#conn !== undefined) this.#options.registry.remove(this.#conn);
     this.#events.onEnd();
     log.debug("Socket #{id} ended: {why}", { id: this.#id, why });

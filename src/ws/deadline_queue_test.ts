@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { DeadlineQueue } from "./deadline_queue.ts";
+
+/** Resolves once `ms` of real time have passed: the queue keeps a real timer. */
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("DeadlineQueue expires keys in the order they were added, each after the delay", async () => {
+  const expired: string[] = [];
+  let now = 0;
+  const queue = new DeadlineQueue<string>({
+    delayMs: 20,
+    onExpire: (key) => expired.push(key),
+    clock: () => now,
+  });
+  queue.add("a"); // Due at 20.
+  now = 10;
+  queue.add("b"); // Due at 30.
+  now = 25;
+  // Real timers fire in deadline order, so the queue's 20-ms timer runs before this sleep ends,
+  // however slow the machine: it sees the fake time, 25.
+  await sleep(40);
+  assert.deepEqual(expired, ["a"]);
+  now = 30;
+  await sleep(40);
+  assert.deepEqual(expired, ["a", "b"]);
+  assert.equal(queue.size, 0);
+});
+
+Deno.test("DeadlineQueue.delete() cancels one deadline and stops the timer with the last", async () => {
+  const expired: string[] = [];
+  const queue = new DeadlineQueue<string>({ delayMs: 20, onExpire: (key) => expired.push(key) });
+  queue.add("a");
+  queue.add("b");
+  queue.delete("a");
+  await sleep(40);
+  assert.deepEqual(expired, ["b"]);
+  queue.add("c");
+  queue.delete("c"); // No timer left behind: the test's op sanitizer would fail otherwise.
+  queue.delete("never added");
+  assert.equal(queue.size, 0);
+});
+
+Deno.test("DeadlineQueue.add() keeps a waiting key's first deadline", async () => {
+  const expired: string[] = [];
+  let now = 0;
+  const queue = new DeadlineQueue<string>({
+    delayMs: 20,
+    onExpire: (key) => expired.push(key),
+    clock: () => now,
+  });
+  queue.add("a");
+  now = 15;
+  queue.add("a");
+  now = 20;
+  await sleep(40);
+  assert.deepEqual(expired, ["a"]);
+});
+
+Deno.test("new DeadlineQueue() refuses a negative delay", () => {
+  assert.throws(() => new DeadlineQueue({ delayMs: -1, onExpire: () => {} }), RangeError);
+});
