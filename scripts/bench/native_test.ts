@@ -1,5 +1,6 @@
 import { buildBroadcastReceiver, NativeReceiver } from "./native.ts";
 import { ControlConn } from "./control.ts";
+import { canConnect, freePort } from "./ports.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,23 +45,6 @@ async function eventually(check: () => boolean, timeoutMs: number): Promise<bool
     await sleep(5);
   }
   return true;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The benchmark's reference server as a subprocess on free ports. */

@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { readCpuSeconds, readMachineBusySeconds, round } from "./proc.ts";
 import { chooseBroadcastReceiver, parseReceiverKind, type ReceiverKind } from "./native.ts";
+import { canConnect, freePort } from "./ports.ts";
 
 /** A figure that the run can execute. */
 export type FigureName = "memory" | "unicast" | "broadcast" | "latency" | "churn";
@@ -422,23 +423,6 @@ async function startServer(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return server;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The reported rows of one figure: medians over repetitions, and their ratio. */

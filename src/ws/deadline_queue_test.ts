@@ -4,23 +4,29 @@ import { DeadlineQueue } from "./deadline_queue.ts";
 /** Resolves once `ms` of real time have passed: the queue keeps a real timer. */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-Deno.test("DeadlineQueue expires keys in the order they were added, each after the delay", async () => {
+/** A queue of 20-ms deadlines on a fake clock the test moves, and the keys it expired. */
+function fakeClockQueue() {
   const expired: string[] = [];
-  let now = 0;
+  const clock = { now: 0 };
   const queue = new DeadlineQueue<string>({
     delayMs: 20,
     onExpire: (key) => expired.push(key),
-    clock: () => now,
+    clock: () => clock.now,
   });
+  return { queue, expired, clock };
+}
+
+Deno.test("DeadlineQueue expires keys in the order they were added, each after the delay", async () => {
+  const { queue, expired, clock } = fakeClockQueue();
   queue.add("a"); // Due at 20.
-  now = 10;
+  clock.now = 10;
   queue.add("b"); // Due at 30.
-  now = 25;
+  clock.now = 25;
   // Real timers fire in deadline order, so the queue's 20-ms timer runs before this sleep ends,
   // however slow the machine: it sees the fake time, 25.
   await sleep(40);
   assert.deepEqual(expired, ["a"]);
-  now = 30;
+  clock.now = 30;
   await sleep(40);
   assert.deepEqual(expired, ["a", "b"]);
   assert.equal(queue.size, 0);
@@ -41,17 +47,11 @@ Deno.test("DeadlineQueue.delete() cancels one deadline and stops the timer with 
 });
 
 Deno.test("DeadlineQueue.add() keeps a waiting key's first deadline", async () => {
-  const expired: string[] = [];
-  let now = 0;
-  const queue = new DeadlineQueue<string>({
-    delayMs: 20,
-    onExpire: (key) => expired.push(key),
-    clock: () => now,
-  });
+  const { queue, expired, clock } = fakeClockQueue();
   queue.add("a");
-  now = 15;
+  clock.now = 15;
   queue.add("a");
-  now = 20;
+  clock.now = 20;
   await sleep(40);
   assert.deepEqual(expired, ["a"]);
 });
