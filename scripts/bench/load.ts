@@ -321,12 +321,9 @@ async function broadcast(opts: LoadOptions): Promise<Record<string, unknown>> {
   const pool = choice.kind === "native"
     ? NativeReceiver.start({ path: choice.path, port: opts.wsPort, prefix: "b" })
     : new ClientPool(opts.wsPort, "b");
-  const clientPids: (number | "self")[] = pool instanceof NativeReceiver
-    ? [pool.pid, "self"]
-    : ["self"];
-  const clientProcesses = pool instanceof NativeReceiver
-    ? "broadcast_receiver + load.ts"
-    : "load.ts";
+  const native = pool instanceof NativeReceiver ? pool : undefined;
+  const clientPids: (number | "self")[] = native ? [native.pid, "self"] : ["self"];
+  const clientProcesses = native ? "broadcast_receiver + load.ts" : "load.ts";
   const results = [];
   try {
     for (const n of opts.broadcastClients) {
@@ -335,7 +332,7 @@ async function broadcast(opts: LoadOptions): Promise<Record<string, unknown>> {
       results.push(await broadcastTo(opts, pool, n, clientPids));
     }
   } finally {
-    if (pool instanceof NativeReceiver) await pool.close();
+    await native?.close();
   }
   return {
     receiver: choice.kind,

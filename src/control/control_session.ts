@@ -69,34 +69,33 @@ export class ControlSession {
   push(chunk: Uint8Array): ControlOutput {
     if (this.#ended !== undefined) return { replies: "", lines: 0, end: this.#ended };
     const { blocks, tooLong } = this.#lines.push(chunk);
-    const lines = blocks.length === 1
-      ? this.#decodeLines(blocks[0]!)
-      : blocks.flatMap((block) => this.#decodeLines(block));
     let replies = "";
     let consumed = 0;
-    for (let line of lines) {
-      consumed++;
-      if (line === undefined) {
-        replies += formatError(NOT_UTF8) + "\n";
-        continue;
-      }
-      if (line.charCodeAt(line.length - 1) === CARRIAGE_RETURN) line = line.slice(0, -1);
-      if (line.charCodeAt(0) === BYTE_ORDER_MARK) line = line.slice(1);
-      if (line.trim() === "") continue;
-      if (!this.#authorized) {
-        if (!this.#options.authorize!(line)) {
-          this.#ended = "unauthorized";
-          return {
-            replies: replies + formatError(UNAUTHORIZED) + "\n",
-            lines: consumed,
-            end: "unauthorized",
-          };
+    for (const block of blocks) {
+      for (let line of this.#decodeLines(block)) {
+        consumed++;
+        if (line === undefined) {
+          replies += formatError(NOT_UTF8) + "\n";
+          continue;
         }
-        this.#authorized = true;
-        replies += "ok\n";
-        continue;
+        if (line.charCodeAt(line.length - 1) === CARRIAGE_RETURN) line = line.slice(0, -1);
+        if (line.charCodeAt(0) === BYTE_ORDER_MARK) line = line.slice(1);
+        if (line.trim() === "") continue;
+        if (!this.#authorized) {
+          if (!this.#options.authorize!(line)) {
+            this.#ended = "unauthorized";
+            return {
+              replies: replies + formatError(UNAUTHORIZED) + "\n",
+              lines: consumed,
+              end: "unauthorized",
+            };
+          }
+          this.#authorized = true;
+          replies += "ok\n";
+          continue;
+        }
+        replies += this.#options.answer(line) + "\n";
       }
-      replies += this.#options.answer(line) + "\n";
     }
     if (tooLong) {
       this.#ended = "line_too_long";
