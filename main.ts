@@ -84,7 +84,7 @@ async function main(build: BuildInfo): Promise<number> {
   log.info(
     "{signal}: shutting down, {connections} sockets get close 1001 (at most {timeout} s; " +
       "signal again to exit at once)",
-    { signal, connections: running.registry.connectionCount, timeout },
+    { signal, connections: running.hub.connectionCount, timeout },
   );
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([

@@ -4,26 +4,26 @@
  * @module
  */
 import type { ControlError } from "./errors.ts";
-import { type Frame, textFrame } from "./frame.ts";
+import { Publication } from "./publication.ts";
 
 /** A request's correlation id, echoed in JSON replies. */
 export type RequestId = string | number;
 
-/** A validated backend request. `frame` is the pushed text, encoded once at parse time. */
+/** A validated backend request. A push carries its publication, built once at parse time. */
 export type Command =
   | {
     readonly cmd: "send";
     readonly id?: RequestId;
     readonly uids: string[];
-    readonly frame: Frame;
+    readonly publication: Publication;
   }
   | {
     readonly cmd: "publish";
     readonly id?: RequestId;
     readonly group: string;
-    readonly frame: Frame;
+    readonly publication: Publication;
   }
-  | { readonly cmd: "broadcast"; readonly id?: RequestId; readonly frame: Frame }
+  | { readonly cmd: "broadcast"; readonly id?: RequestId; readonly publication: Publication }
   | {
     readonly cmd: "join" | "leave";
     readonly id?: RequestId;
@@ -109,12 +109,31 @@ function buildCommand(request: Record<string, unknown>, id: RequestId | undefine
   switch (cmd as Command["cmd"]) {
     case "send": {
       const uids = request.uids === undefined ? [name(request, "uid")] : names(request, "uids");
-      return { cmd: "send", id, uids, frame: frameOf(request) };
+      return { cmd: "send", id, uids, publication: publicationOf(request) };
     }
     case "publish":
-      return { cmd: "publish", id, group: name(request, "group"), frame: frameOf(request) };
+      return {
+        cmd: "publish",
+        id,
+        group: name(request, "group"),
+        publication: publicationOf(request),
+      };
     case "broadcast":
-      return { cmd: "broadcast", id, frame: frameOf(request) };
+      return { cmd: "broadcast", id, publication: publicationOf(request) };
+  }
+  // The rest take no payload: a field they do not know is a mistake, not data to ignore.
+  const known = FIELDS_WITHOUT_PAYLOAD[cmd as CommandWithoutPayload];
+  for (const key in request) {
+    if (!known.has(key)) {
+      throw new FieldError(
+        "bad_field",
+        `Cannot use ${JSON.stringify(key.slice(0, 64))}: "${cmd}" takes only ${
+          [...known].map((field) => `"${field}"`).join(", ")
+        }`,
+      );
+    }
+  }
+  switch (cmd as CommandWithoutPayload) {
     case "join":
     case "leave":
       return {
@@ -138,8 +157,20 @@ function buildCommand(request: Record<string, unknown>, id: RequestId | undefine
   }
 }
 
-/** The text frame a push delivers: a JSON string verbatim, anything else as its JSON text. */
-function frameOf(request: Record<string, unknown>): Frame {
+type CommandWithoutPayload = Exclude<Command["cmd"], "send" | "publish" | "broadcast">;
+
+const FIELDS_WITHOUT_PAYLOAD: Record<CommandWithoutPayload, ReadonlySet<string>> = {
+  join: new Set(["cmd", "id", "uid", "group"]),
+  leave: new Set(["cmd", "id", "uid", "group"]),
+  kick: new Set(["cmd", "id", "uid"]),
+  online: new Set(["cmd", "id", "uid"]),
+  count: new Set(["cmd", "id", "group"]),
+  uids: new Set(["cmd", "id", "group"]),
+  stats: new Set(["cmd", "id"]),
+};
+
+/** What a push delivers: a JSON string verbatim, anything else as its JSON text. */
+function publicationOf(request: Record<string, unknown>): Publication {
   let payload: unknown = request.data;
   if (payload === undefined) {
     const rest: Record<string, unknown> = {};
@@ -153,7 +184,7 @@ function frameOf(request: Record<string, unknown>): Frame {
     if (fields === 0) throw new FieldError("bad_field", 'Cannot push: "data" is missing');
     payload = rest;
   }
-  return textFrame(typeof payload === "string" ? payload : JSON.stringify(payload));
+  return new Publication(typeof payload === "string" ? payload : JSON.stringify(payload));
 }
 
 /** A uid or group: a non-empty string, or an integer (PHP backends often send numeric ids). */
@@ -173,10 +204,12 @@ function name(request: Record<string, unknown>, field: string): string {
 
 function names(request: Record<string, unknown>, field: string): string[] {
   const value = request[field];
-  if (!Array.isArray(value)) {
+  if (!Array.isArray(value) || value.length === 0) {
     throw new FieldError(
       "bad_field",
-      `Cannot use "${field}": must be an array, got ${kindOf(value)}`,
+      `Cannot use "${field}": must be a non-empty array, got ${
+        Array.isArray(value) ? "an empty array" : kindOf(value)
+      }`,
     );
   }
   return value.map((item, index) => {

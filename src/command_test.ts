@@ -1,19 +1,24 @@
 import assert from "node:assert/strict";
 import { parseCommandLine } from "./command.ts";
-import { textFrame } from "./frame.ts";
+import { Publication } from "./publication.ts";
 
 Deno.test("parseCommandLine() reads the seed's request as a send of the rest of the object", () => {
   assert.deepEqual(parseCommandLine('{"uid":"uid1","percent":"88%"}'), {
     ok: true,
-    command: { cmd: "send", id: undefined, uids: ["uid1"], frame: textFrame('{"percent":"88%"}') },
+    command: {
+      cmd: "send",
+      id: undefined,
+      uids: ["uid1"],
+      publication: new Publication('{"percent":"88%"}'),
+    },
   });
 });
 
 Deno.test("parseCommandLine() sends a string payload verbatim and others as JSON text", () => {
   const frame = (line: string) => {
     const parsed = parseCommandLine(line);
-    assert.ok(parsed.ok && "frame" in parsed.command);
-    return parsed.command.frame.text;
+    assert.ok(parsed.ok && "publication" in parsed.command);
+    return parsed.command.publication.payload;
   };
   assert.equal(frame('{"uid":"u","data":"88%"}'), "88%");
   assert.equal(frame('{"uid":"u","data":{"a":[1,2]}}'), '{"a":[1,2]}');
@@ -26,7 +31,7 @@ Deno.test("parseCommandLine() accepts integer uids and groups, as PHP backends s
   const parsed = parseCommandLine('{"cmd":"send","uids":[1,"b"],"data":"x","id":9}');
   assert.deepEqual(parsed, {
     ok: true,
-    command: { cmd: "send", id: 9, uids: ["1", "b"], frame: textFrame("x") },
+    command: { cmd: "send", id: 9, uids: ["1", "b"], publication: new Publication("x") },
   });
 });
 
@@ -40,7 +45,7 @@ Deno.test("parseCommandLine() reads every command", () => {
     cmd: "publish",
     id: undefined,
     group: "g",
-    frame: textFrame("1"),
+    publication: new Publication("1"),
   });
   assert.deepEqual(cmdOf('{"cmd":"join","uid":"u","group":"g"}'), {
     cmd: "join",
@@ -99,4 +104,37 @@ Deno.test("parseCommandLine() echoes the id of a request it refuses", () => {
   const parsed = parseCommandLine('{"id":"abc","cmd":"send"}');
   assert.ok(!parsed.ok);
   assert.equal(parsed.id, "abc");
+});
+
+Deno.test("parseCommandLine() refuses an empty uids list instead of answering fail", () => {
+  const parsed = parseCommandLine('{"uids":[],"data":"x","id":1}');
+  assert.deepEqual(parsed, {
+    ok: false,
+    id: 1,
+    error: {
+      code: "bad_field",
+      message: 'Cannot use "uids": must be a non-empty array, got an empty array',
+    },
+  });
+});
+
+Deno.test("parseCommandLine() refuses unknown fields on commands that take no payload", () => {
+  for (
+    const line of [
+      '{"cmd":"kick","uid":"u","reason":"spam"}',
+      '{"cmd":"join","uid":"u","group":"g","data":"x"}',
+      '{"cmd":"leave","uid":"u","group":"g","groups":["h"]}',
+      '{"cmd":"online","uid":"u","uids":["v"]}',
+      '{"cmd":"count","uid":"u"}',
+      '{"cmd":"uids","groups":"g"}',
+      '{"cmd":"stats","verbose":true}',
+    ]
+  ) {
+    const parsed = parseCommandLine(line);
+    assert.ok(!parsed.ok, line);
+    assert.equal(parsed.error.code, "bad_field", line);
+  }
+  const parsed = parseCommandLine('{"cmd":"kick","uid":"u","reason":"spam"}');
+  assert.ok(!parsed.ok);
+  assert.equal(parsed.error.message, 'Cannot use "reason": "kick" takes only "cmd", "id", "uid"');
 });

@@ -58,6 +58,8 @@ export interface Config {
   readonly maxControlConnections: number;
   /** Seconds a control connection may take to complete a line it has begun, or its first one. */
   readonly controlLineTimeoutSeconds: number;
+  /** Seconds one reply write may stay blocked on a control client that does not read. */
+  readonly controlWriteTimeoutSeconds: number;
   /** Allowed `Origin` values; empty means any origin. */
   readonly allowedOrigins: readonly string[];
   /** Proxy addresses whose `X-Forwarded-For` names the client for per-IP limits. */
@@ -142,6 +144,11 @@ const OPTIONS = {
     "control-line-timeout",
     "Seconds to finish a begun (or the first) control line",
     "30",
+  ),
+  controlWriteTimeoutSeconds: opt(
+    "control-write-timeout",
+    "Seconds a control client may leave a reply unread",
+    "10",
   ),
   allowedOrigins: {
     ...opt("allowed-origins", "Comma-separated Origin allow-list (* = any)", "*"),
@@ -282,6 +289,7 @@ export function loadConfig(
     closeTimeoutSeconds: int("closeTimeoutSeconds", 1, 3600),
     maxControlConnections: int("maxControlConnections", 1, 1_000_000),
     controlLineTimeoutSeconds: int("controlLineTimeoutSeconds", 1, 86400),
+    controlWriteTimeoutSeconds: int("controlWriteTimeoutSeconds", 1, 86400),
     allowedOrigins: Object.freeze(origins.includes("*") ? [] : origins),
     trustedProxies: Object.freeze(proxies.includes("none") ? [] : proxies),
     logLevel: oneOf("logLevel", ["debug", "info", "warning", "error"]),

@@ -1,15 +1,18 @@
 /**
- * Runs a validated command against the registry. The one place command logic lives; every
- * transport (control port today) parses, calls {@linkcode dispatch}, and formats the outcome.
+ * Runs a validated command. The one place command logic lives; every transport (the control port
+ * today) parses, awaits {@linkcode dispatch}, and formats the outcome. Pushes and membership go
+ * through the Broker, queries through Presence, so neither the commands nor the transports know
+ * whether the holders are this process or a cluster.
  * @module
  */
+import type { Broker, Delivery } from "./broker.ts";
 import type { Command } from "./command.ts";
-import { CLOSE } from "./errors.ts";
-import type { Registry } from "./registry.ts";
+import type { Presence } from "./presence.ts";
 
-/** What a command needs besides the registry: counters owned by the transports. */
+/** What a command needs: where pushes go, who answers queries, and the transports' counters. */
 export interface DispatchContext {
-  readonly registry: Registry;
+  readonly broker: Broker;
+  readonly presence: Presence;
   /** Extra figures for `stats`, e.g. pending sockets and control connections. */
   readonly serverStats: () => Record<string, number>;
 }
@@ -20,60 +23,64 @@ export interface Outcome {
   readonly result: Record<string, unknown>;
 }
 
-/** Executes `command`; never throws for anything a peer can send. */
-export function dispatch(command: Command, context: DispatchContext): Outcome {
-  const { registry } = context;
+/** Executes `command`; never rejects for anything a peer can send. */
+export async function dispatch(command: Command, context: DispatchContext): Promise<Outcome> {
+  const { broker, presence } = context;
   switch (command.cmd) {
-    case "send":
-      return delivered(
-        command.uids.length === 1
-          ? registry.sendToUid(command.uids[0]!, command.frame)
-          : registry.sendToUids(command.uids, command.frame),
-      );
-    case "publish":
-      return delivered(registry.publish(command.group, command.frame));
+    case "send": {
+      if (command.uids.length === 1) {
+        const channel = { kind: "user", uid: command.uids[0]! } as const;
+        return delivered(await broker.publish(channel, command.publication));
+      }
+      let count = 0;
+      for (const uid of new Set(command.uids)) {
+        count += (await broker.publish({ kind: "user", uid }, command.publication)).delivered;
+      }
+      return delivered({ delivered: count });
+    }
+    case "publish": {
+      const channel = { kind: "group", group: command.group } as const;
+      return delivered(await broker.publish(channel, command.publication));
+    }
     case "broadcast":
-      return delivered(registry.broadcast(command.frame));
+      return delivered(await broker.publish({ kind: "all" }, command.publication));
     case "join": {
-      const joined = registry.join(command.uid, command.group);
+      // Membership needs the uid online somewhere, not necessarily on this node.
+      const joined = await presence.connectionsOf(command.uid) > 0 &&
+        await broker.join(command.uid, command.group);
       return { ok: joined, result: { joined } };
     }
     case "leave": {
-      const left = registry.leave(command.uid, command.group);
+      const left = await broker.leave(command.uid, command.group);
       return { ok: left, result: { left } };
     }
     case "kick": {
-      const closed = registry.kick(command.uid, CLOSE.kicked);
+      const closed = await broker.kick(command.uid);
       return { ok: closed > 0, result: { closed } };
     }
     case "online": {
-      const connections = registry.connectionsOf(command.uid);
+      const connections = await presence.connectionsOf(command.uid);
       return { ok: true, result: { uid: command.uid, online: connections > 0, connections } };
     }
     case "count": {
-      if (command.group === undefined) {
-        return {
-          ok: true,
-          result: { connections: registry.connectionCount, uids: registry.uidCount },
-        };
-      }
-      return { ok: true, result: { group: command.group, ...registry.groupCounts(command.group) } };
-    }
-    case "uids":
-      return { ok: true, result: { uids: registry.uids(command.group) } };
-    case "stats":
+      const counts = await presence.counts(command.group);
       return {
         ok: true,
-        result: {
-          connections: registry.connectionCount,
-          uids: registry.uidCount,
-          ...context.serverStats(),
-          groups: registry.groupSizes(),
-        },
+        result: command.group === undefined ? { ...counts } : { group: command.group, ...counts },
       };
+    }
+    case "uids":
+      return { ok: true, result: { uids: await presence.uids(command.group) } };
+    case "stats": {
+      const counts = await presence.counts();
+      return {
+        ok: true,
+        result: { ...counts, ...context.serverStats(), groups: await presence.groupSizes() },
+      };
+    }
   }
 }
 
-function delivered(count: number): Outcome {
-  return { ok: count > 0, result: { delivered: count } };
+function delivered(delivery: Delivery): Outcome {
+  return { ok: delivery.delivered > 0, result: { delivered: delivery.delivered } };
 }

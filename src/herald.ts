@@ -4,11 +4,15 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { LocalBroker } from "./broker.ts";
 import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
 import { CLOSE } from "./errors.ts";
+import { healthHandler } from "./http/health.ts";
+import { Router } from "./http/router.ts";
+import { type Hub, hub as sharedHub } from "./hub.ts";
 import { createIdentify, type Identify } from "./identify.ts";
-import { type Registry, registry as sharedRegistry } from "./registry.ts";
+import { LocalPresence } from "./presence.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls.ts";
 import { WsGateway } from "./ws/gateway.ts";
 
@@ -16,15 +20,16 @@ const log = getLogger(["herald"]);
 
 /** Parts a caller may swap; each defaults to the production one. */
 export interface HeraldDependencies {
-  /** Defaults to the process-wide registry; tests pass their own. */
-  readonly registry?: Registry;
+  /** Defaults to the process-wide hub; tests pass their own. */
+  readonly hub?: Hub;
 }
 
 /** A running Herald. */
 export interface Herald {
   readonly wsAddr: Deno.NetAddr;
   readonly controlAddr: Deno.NetAddr;
-  readonly registry: Registry;
+  /** This process's live connections. */
+  readonly hub: Hub;
   /**
    * Applies what a reload may change while running: token secrets, the control secret, and the
    * TLS certificate (read again even when its path is the same). Throws, changing nothing, when
@@ -49,12 +54,14 @@ export async function startHerald(
   config: Config,
   dependencies: HeraldDependencies = {},
 ): Promise<Herald> {
-  const registry = dependencies.registry ?? sharedRegistry;
+  const hub = dependencies.hub ?? sharedHub;
+  const broker = new LocalBroker(hub);
+  const presence = new LocalPresence(hub);
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
   let identify = identifyOf(config);
   const gateway = new WsGateway({
-    registry,
+    hub,
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -81,9 +88,11 @@ export async function startHerald(
         maxLineBytes: config.maxLineBytes,
         maxConnections: config.maxControlConnections,
         lineTimeoutSeconds: config.controlLineTimeoutSeconds,
+        writeTimeoutSeconds: config.controlWriteTimeoutSeconds,
         controlSecret: config.controlSecret,
         context: {
-          registry,
+          broker,
+          presence,
           serverStats: () => ({
             pending: gateway.pendingCount,
             held_sockets: gateway.heldCount,
@@ -94,13 +103,22 @@ export async function startHerald(
         },
       }),
   );
+  const router = new Router(gateway.upgrade).route(
+    ["GET"],
+    "/healthz",
+    healthHandler({
+      connections: () => hub.connectionCount,
+      uids: () => hub.uidCount,
+      pending: () => gateway.pendingCount,
+    }, startedAt),
+  );
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = await listening(
       "--ws-port",
       config.host,
       config.wsPort,
-      () => serveWs(config.host, config.wsPort, tls, gateway.handle),
+      () => serveWs(config.host, config.wsPort, tls, router.handle),
     );
   } catch (error) {
     await control.close();
@@ -118,43 +136,52 @@ export async function startHerald(
   }
 
   let stopping: Promise<void> | undefined;
+  /** The reload in progress: shutdown waits for it, so no server it starts is left running. */
+  let reloading: Promise<unknown> = Promise.resolve();
   return {
     wsAddr: server.addr,
     controlAddr: control.addr,
-    registry,
-    async reload(next) {
-      let tlsReloaded = false;
-      if (tls !== undefined && stopping === undefined) {
-        const material = await readTlsMaterial(next, "reload");
-        if (material !== undefined && (material.cert !== tls.cert || material.key !== tls.key)) {
-          // Deno.serve cannot swap a certificate in place: a second server takes over the port,
-          // then the first stops, closing its sockets with 1001 so their clients reconnect.
-          const replacement = await serveWs(
-            config.host,
-            server.addr.port,
-            material,
-            gateway.handle,
-            true,
-          );
-          const replaced = server;
-          server = replacement;
-          tls = material;
-          tlsReloaded = true;
-          await replaced.shutdown();
-        }
-      }
-      identify = identifyOf(next);
-      control.setControlSecret(next.controlSecret);
-      return { tlsReloaded };
+    hub,
+    reload(next) {
+      const reloaded = reloading.then(async (): Promise<ReloadOutcome> => {
+        const tlsReloaded = tls !== undefined && stopping === undefined &&
+          await reloadTls(next);
+        identify = identifyOf(next);
+        control.setControlSecret(next.controlSecret);
+        return { tlsReloaded };
+      });
+      reloading = reloaded.catch(() => {});
+      return reloaded;
     },
     shutdown() {
       stopping ??= (async () => {
         gateway.closeAll(CLOSE.goingAway);
+        await reloading;
         await Promise.all([server.shutdown(), control.close(), gateway.released()]);
       })();
       return stopping;
     },
   };
+
+  /** Serves `next`'s certificate if it changed; false when it did not or a shutdown began. */
+  async function reloadTls(next: Config): Promise<boolean> {
+    const material = await readTlsMaterial(next, "reload");
+    if (material === undefined || (material.cert === tls?.cert && material.key === tls.key)) {
+      return false;
+    }
+    // Deno.serve cannot swap a certificate in place: a second server takes over the port,
+    // then the first stops, closing its sockets with 1001 so their clients reconnect.
+    const replacement = await serveWs(config.host, server.addr.port, material, router.handle, true);
+    if (stopping !== undefined) {
+      await replacement.shutdown(); // Shutdown began meanwhile: it closes `server`, not this.
+      return false;
+    }
+    const replaced = server;
+    server = replacement;
+    tls = material;
+    await replaced.shutdown();
+    return true;
+  }
 }
 
 /** Runs `bind`, naming the setting when the address cannot be bound. */

@@ -132,3 +132,47 @@ async function exchange(addr: Deno.NetAddr, chunks: Uint8Array[], count: number)
 function withoutUptime(reply: string): string {
   return reply.replace(/"uptime_s":\d+/, "").replace(/"control_connections":\d+/, "");
 }
+
+/** Writes `lines` copies of `line` in the background; the write blocks while Herald cannot read. */
+function flood(client: ControlClient, line: string, lines: number): Promise<void> {
+  return client.write(line.repeat(lines)).catch(() => {});
+}
+
+test("control-hostile: a reply write blocked on a slow reader is not cut by the line timeout", async () => {
+  await using herald = await startTestHerald({
+    controlLineTimeoutSeconds: 1,
+    controlWriteTimeoutSeconds: 30,
+  });
+  using slow = await ControlClient.connect(herald.controlAddr);
+  // Replies far larger than the socket buffers, requests cut mid-line across reads: Herald's
+  // reply writes block while a begun line is pending, for longer than the line timeout.
+  const requests = 40_000;
+  const writing = flood(slow, `{"cmd":"stats","id":"${"x".repeat(200)}"}\n`, requests);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  let replies = 0;
+  for (let line = await slow.readLine(); line !== null; line = await slow.readLine()) {
+    assert.match(line, /^\{"id":"x+","result":\{"connections":0/, `reply ${replies}`);
+    if (++replies === requests) break;
+  }
+  assert.equal(replies, requests, "every request answered, none cut by line_timeout");
+  await writing;
+});
+
+test("control-hostile: a client that leaves replies unread past --control-write-timeout is closed", async () => {
+  await using herald = await startTestHerald({ controlWriteTimeoutSeconds: 1 });
+  using stuck = await ControlClient.connect(herald.controlAddr);
+  const writing = flood(stuck, `{"cmd":"stats","id":"${"x".repeat(200)}"}\n`, 40_000);
+  using other = await ControlClient.connect(herald.controlAddr);
+  const started = Date.now();
+  let controlConnections = 2;
+  while (controlConnections > 1 && Date.now() - started < 10_000) {
+    const stats = await other.query({ cmd: "stats" });
+    controlConnections = (stats.result as { control_connections: number }).control_connections;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(controlConnections, 1, "the stuck client was closed");
+  assert.ok(Date.now() - started >= 800, "not before --control-write-timeout");
+  assert.equal(await other.request({ uid: "nobody", data: "x" }), "fail", "others are served");
+  stuck[Symbol.dispose]();
+  await writing;
+});

@@ -6,7 +6,7 @@ test("control: the seed's request pushes the rest of the object and answers ok, 
   await using browser = new TestClient(herald.wsUrl);
   await browser.open();
   browser.socket.send("uid1"); // The seed's plain first packet: no acknowledgement.
-  await eventually(() => herald.registry.connectionsOf("uid1") === 1, 2000, "uid1 to identify");
+  await eventually(() => herald.hub.connectionsOf("uid1") === 1, 2000, "uid1 to identify");
   using backend = await ControlClient.connect(herald.controlAddr);
   assert.equal(await backend.request('{"uid":"uid1","percent":"88%"}'), "ok");
   assert.equal(await browser.next(), '{"percent":"88%"}');
@@ -121,7 +121,7 @@ test("control: kick closes every connection of the uid with 4005", async () => {
     assert.equal(event.code, 4005);
     assert.equal(event.reason, "kicked");
   }
-  assert.equal(herald.registry.connectionsOf("a"), 0);
+  assert.equal(herald.hub.connectionsOf("a"), 0);
   assert.equal(await backend.request({ cmd: "kick", uid: "a" }), "fail");
   assert.equal(other.socket.readyState, WebSocket.OPEN);
 });
@@ -229,9 +229,9 @@ test("control: a half line at disconnect is dropped and the server keeps serving
   assert.equal(await backend.request({ uid: "u", data: "fine" }), "ok");
   assert.equal(await browser.next(), "fine");
   await eventually(
-    () => (herald.registry.connectionCount === 1),
+    () => (herald.hub.connectionCount === 1),
     1000,
-    "the registry to stay as it was",
+    "the hub to stay as it was",
   );
 });
 

@@ -5,7 +5,7 @@
 import { type Config, loadConfig } from "../src/config.ts";
 import { LineReader } from "../src/control/line_reader.ts";
 import { type Herald, startHerald } from "../src/herald.ts";
-import { Registry } from "../src/registry.ts";
+import { Hub } from "../src/hub.ts";
 
 /** A test that runs with the op and resource sanitizers on. */
 export function test(name: string, fn: () => Promise<void> | void): void {
@@ -19,11 +19,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return Object.freeze({ ...loaded.config, ...overrides });
 }
 
-/** Starts a Herald with its own registry; `await using` shuts it down. */
+/** Starts a Herald with its own hub; `await using` shuts it down. */
 export async function startTestHerald(
   overrides: Partial<Config> = {},
 ): Promise<Herald & AsyncDisposable & { wsUrl: string }> {
-  const herald = await startHerald(testConfig(overrides), { registry: new Registry() });
+  const herald = await startHerald(testConfig(overrides), { hub: new Hub() });
   return {
     ...herald,
     wsUrl: `ws://127.0.0.1:${herald.wsAddr.port}/`,
@@ -45,9 +45,13 @@ export async function within<T>(ms: number, promise: Promise<T>, what: string): 
 }
 
 /** Polls `check` every 10 ms until it is true, for at most `ms`. */
-export async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

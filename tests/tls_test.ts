@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { CLOSE } from "../src/errors.ts";
-import { ControlClient, eventually, test, within } from "./helpers.ts";
+import { startHerald } from "../src/herald.ts";
+import { Hub } from "../src/hub.ts";
+import { ControlClient, eventually, test, testConfig, within } from "./helpers.ts";
 import { HeraldProcess, MAIN, RUN_PERMISSIONS, runCommand, tempDir } from "./herald_process.ts";
 
 /**
@@ -126,4 +128,25 @@ test("a TLS file the process may not read stops start-up with a message naming t
   const status = await herald.exit();
   assert.equal(status.code, 1);
   assert.match(herald.log, /Cannot start: --tls-cert .*a\.crt cannot be read: no read permission/);
+});
+
+test("a certificate reload racing a shutdown leaves no server listening", async () => {
+  await using dir = await tempDir();
+  await makeCertificate(dir.path, "a");
+  await makeCertificate(dir.path, "b");
+  const files = (name: string) => ({
+    tlsCert: `${dir.path}/${name}.crt`,
+    tlsKey: `${dir.path}/${name}.key`,
+  });
+  const herald = await startHerald(testConfig(files("a")), { hub: new Hub() });
+  const port = herald.wsAddr.port;
+  // The reload reads the new files and starts a second server while the shutdown runs.
+  const reloading = herald.reload(testConfig(files("b")));
+  await herald.shutdown();
+  assert.deepEqual(await reloading, { tlsReloaded: false });
+  await assert.rejects(
+    () => Deno.connect({ hostname: "127.0.0.1", port }).then((conn) => conn.close()),
+    Deno.errors.ConnectionRefused,
+    "nothing listens on the WebSocket port after shutdown",
+  );
 });

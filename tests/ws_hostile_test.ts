@@ -54,10 +54,10 @@ test("ws-hostile: an unmasked client frame is accepted as data (Deno does not en
   const { client } = await RawWsClient.handshake(herald.wsAddr.port);
   using _client = client;
   await client.write(new Uint8Array([0x81, 0x03, ...encode("raw")]));
-  await eventually(() => herald.registry.connectionsOf("raw") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("raw") === 1, 2000, "identify");
 });
 
-test("ws-hostile: broken frames end the connection and leave the registry empty", async () => {
+test("ws-hostile: broken frames end the connection and leave the hub empty", async () => {
   await using herald = await startTestHerald();
   const frames: Record<string, Uint8Array> = {
     "invalid UTF-8 in a text frame": maskedFrame(0x1, new Uint8Array([0xc3, 0x28, 0xff])),
@@ -70,13 +70,13 @@ test("ws-hostile: broken frames end the connection and leave the registry empty"
     const { client } = await RawWsClient.handshake(herald.wsAddr.port);
     using _client = client;
     await client.sendText(`victim-${what}`);
-    await eventually(() => herald.registry.connectionCount === 1, 2000, `identify (${what})`);
+    await eventually(() => herald.hub.connectionCount === 1, 2000, `identify (${what})`);
     await client.write(frame);
     const code = await client.readCloseCode(5000);
     assert.ok(code === undefined || code === 1002 || code === 1007, `${what}: close ${code}`);
-    await eventually(() => herald.registry.connectionCount === 0, 2000, `the drop (${what})`);
+    await eventually(() => herald.hub.connectionCount === 0, 2000, `the drop (${what})`);
   }
-  await eventually(() => herald.registry.connectionCount === 0, 2000, "the registry to empty");
+  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
 });
 
 test("ws-hostile: a silent peer Herald closed is dropped after --close-timeout", async () => {
@@ -84,7 +84,7 @@ test("ws-hostile: a silent peer Herald closed is dropped after --close-timeout",
   const { client } = await RawWsClient.handshake(herald.wsAddr.port);
   using _client = client;
   // It never identifies, never reads, never answers: Deno would keep it CLOSING forever.
-  await eventually(() => herald.registry.connectionCount === 0, 100, "nothing registered");
+  await eventually(() => herald.hub.connectionCount === 0, 100, "nothing registered");
   assert.equal((await stats(herald)).held_sockets, 1);
   const started = Date.now();
   while ((await stats(herald)).held_sockets! > 0) {
@@ -117,7 +117,7 @@ test("ws-hostile: a fragmented flood before identify is cut off by the auth and 
   }
   const elapsed = Date.now() - started;
   assert.ok(elapsed < 5000, `flood went on for ${elapsed} ms (${sent} fragments)`);
-  await eventually(() => herald.registry.connectionCount === 0, 100, "nothing registered");
+  await eventually(() => herald.hub.connectionCount === 0, 100, "nothing registered");
   assert.equal((await stats(herald)).held_sockets, 0);
 });
 
@@ -153,7 +153,7 @@ test("ws-hostile: --max-connections-per-ip refuses with 429 and counts until rel
   refused.client[Symbol.dispose]();
   assert.equal(refused.answer.status, 429);
   await first[Symbol.asyncDispose]();
-  await eventually(() => herald.registry.connectionCount === 1, 2000, "the first to leave");
+  await eventually(() => herald.hub.connectionCount === 1, 2000, "the first to leave");
   await using _third = await TestClient.identified(herald.wsUrl, "c");
 });
 
@@ -215,7 +215,7 @@ test("ws-hostile: --max-messages-per-second closes a chatty client with 4006", a
   assert.equal(event.code, 4006);
   assert.equal(event.reason, "too many messages");
   assert.deepEqual(client.received, ["pong", "pong", "pong", "pong"]);
-  await eventually(() => herald.registry.connectionCount === 0, 2000, "the registry to empty");
+  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
 });
 
 test("ws-hostile: a message flood is cut off and its socket released", async () => {
@@ -227,7 +227,7 @@ test("ws-hostile: a message flood is cut off and its socket released", async () 
   await client.sendText("flooder");
   const burst = concat(Array.from({ length: 1000 }, () => maskedFrame(0x1, encode("ping"))));
   await client.write(burst).catch(() => {});
-  await eventually(() => herald.registry.connectionCount === 0, 2000, "the registry to empty");
+  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
   const started = Date.now();
   while ((await stats(herald)).held_sockets! > 0) {
     assert.ok(Date.now() - started < 7000, "the socket was never released");
@@ -265,14 +265,14 @@ test("ws-hostile: --max-unsent-total-bytes closes the slowest readers; a healthy
   try {
     for (const [i, { client }] of stalled.entries()) await client.sendText(`stalled${i}`);
     await using healthy = await TestClient.identified(herald.wsUrl, "healthy");
-    await eventually(() => herald.registry.connectionCount === 3, 2000, "identify");
+    await eventually(() => herald.hub.connectionCount === 3, 2000, "identify");
     using backend = await ControlClient.connect(herald.controlAddr);
     const data = "z".repeat(32 * 1024);
-    for (let i = 0; i < 1000 && herald.registry.connectionCount > 1; i++) {
+    for (let i = 0; i < 1000 && herald.hub.connectionCount > 1; i++) {
       await backend.request({ cmd: "broadcast", data });
     }
-    assert.equal(herald.registry.connectionCount, 1, "the stalled readers are still registered");
-    assert.equal(herald.registry.connectionsOf("healthy"), 1);
+    assert.equal(herald.hub.connectionCount, 1, "the stalled readers are still registered");
+    assert.equal(herald.hub.connectionsOf("healthy"), 1);
     for (const { client } of stalled) assert.equal(await client.readCloseCode(), 1013);
     assert.equal(await backend.request({ uid: "healthy", data: "fine" }), "ok");
     await healthy.waitFor(() => healthy.received.at(-1) === "fine", 10_000);

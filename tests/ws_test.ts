@@ -33,7 +33,7 @@ test("ws: a page reload keeps the uid online though the old socket closes last",
   const oldTab = await TestClient.identified(herald.wsUrl, "u");
   await using newTab = await TestClient.identified(herald.wsUrl, "u");
   await oldTab[Symbol.asyncDispose]();
-  await eventually(() => herald.registry.connectionsOf("u") === 1, 2000, "the old tab to leave");
+  await eventually(() => herald.hub.connectionsOf("u") === 1, 2000, "the old tab to leave");
   using backend = await ControlClient.connect(herald.controlAddr);
   assert.equal(await backend.request({ uid: "u", data: "still here" }), "ok");
   assert.equal(await newTab.next(), "still here");
@@ -44,7 +44,7 @@ test("ws: a plain first message identifies silently, a JSON one is acknowledged"
   await using plain = new TestClient(herald.wsUrl);
   await plain.open();
   plain.socket.send("plain-uid");
-  await eventually(() => herald.registry.connectionsOf("plain-uid") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("plain-uid") === 1, 2000, "identify");
   assert.deepEqual(plain.received, []);
   await using wrapped = new TestClient(herald.wsUrl);
   await wrapped.open();
@@ -70,7 +70,7 @@ test("ws: an empty uid, a binary or malformed first message closes with 4004", a
     assert.equal(event.code, 4004, `first message ${String(first)}`);
     assert.equal(event.reason, "bad identity");
   }
-  assert.equal(herald.registry.connectionCount, 0);
+  assert.equal(herald.hub.connectionCount, 0);
 });
 
 test("ws: no identity within --auth-timeout closes with 4003", async () => {
@@ -102,7 +102,7 @@ test("ws: each socket gets its own --auth-timeout; identifying cancels it", asyn
   assert.ok(earlyClosed - earlyOpened >= 900, "early closed before its timeout");
   assert.ok(Date.now() - lateOpened >= 900, "late closed before its timeout");
   assert.equal(identified.socket.readyState, WebSocket.OPEN);
-  assert.equal(herald.registry.connectionsOf("u1"), 1);
+  assert.equal(herald.hub.connectionsOf("u1"), 1);
 });
 
 test("ws: token mode identifies from a first-message token and joins its groups", async () => {
@@ -121,7 +121,7 @@ test("ws: token mode takes ?token= on the URL with no first message", async () =
   const jwt = await token({ sub: "url-user", exp: now() + 60 });
   await using client = new TestClient(`${herald.wsUrl}?token=${jwt}`);
   await client.open();
-  await eventually(() => herald.registry.connectionsOf("url-user") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("url-user") === 1, 2000, "identify");
   using backend = await ControlClient.connect(herald.controlAddr);
   assert.equal(await backend.request({ uid: "url-user", data: "hi" }), "ok");
   assert.equal(await client.next(), "hi");
@@ -145,7 +145,7 @@ test("ws: token mode refuses a plain uid, bad signatures, alg none and other alg
     assert.equal(event.code, 4001, credential);
     assert.equal(event.reason, "invalid token");
   }
-  assert.equal(herald.registry.connectionCount, 0);
+  assert.equal(herald.hub.connectionCount, 0);
 });
 
 test("ws: token mode refuses an expired token, also on the URL, with 4002", async () => {
@@ -168,7 +168,7 @@ test("ws: a message over --max-message-bytes closes with 1009, before and after 
   await using late = await TestClient.identified(herald.wsUrl, "u");
   late.socket.send("é".repeat(513)); // 1026 UTF-8 bytes in 513 characters.
   assert.equal((await late.closeEvent()).code, 1009);
-  await eventually(() => herald.registry.connectionCount === 0, 2000, "the registry to empty");
+  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
 });
 
 test("ws: --max-connections refuses the next handshake with 503", async () => {
@@ -217,16 +217,16 @@ test("ws: a client that never reads is closed as a slow reader; others keep rece
   assert.equal(answer.status, 101);
   await stalled.sendText("stalled");
   await using healthy = await TestClient.identified(herald.wsUrl, "healthy");
-  await eventually(() => herald.registry.connectionsOf("stalled") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("stalled") === 1, 2000, "identify");
   using backend = await ControlClient.connect(herald.controlAddr);
   const data = "y".repeat(64 * 1024);
   let pushes = 0;
   // Kernel buffers take a few MiB first; then Herald's own queue passes its bound.
-  while (herald.registry.connectionsOf("stalled") === 1 && pushes < 2000) {
+  while (herald.hub.connectionsOf("stalled") === 1 && pushes < 2000) {
     await backend.request({ cmd: "send", uids: ["stalled", "healthy"], data });
     pushes++;
   }
-  assert.equal(herald.registry.connectionsOf("stalled"), 0, `still online after ${pushes} pushes`);
+  assert.equal(herald.hub.connectionsOf("stalled"), 0, `still online after ${pushes} pushes`);
   assert.equal(await backend.request({ uid: "healthy", data: "fine" }), "ok");
   await healthy.waitFor(() => healthy.received.at(-1) === "fine", 10_000);
   assert.equal(await stalled.readCloseCode(), 1013);
@@ -237,9 +237,9 @@ test("ws: a peer that stops answering pings is dropped after --idle-timeout", as
   const { client: silent } = await RawWsClient.handshake(herald.wsAddr.port);
   using _silent = silent;
   await silent.sendText("ghost");
-  await eventually(() => herald.registry.connectionsOf("ghost") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("ghost") === 1, 2000, "identify");
   const started = Date.now();
-  await eventually(() => herald.registry.connectionsOf("ghost") === 0, 5000, "the drop");
+  await eventually(() => herald.hub.connectionsOf("ghost") === 0, 5000, "the drop");
   assert.ok(Date.now() - started < 4000, `dropped after ${Date.now() - started} ms`);
   assert.equal(await silent.readCloseCode(), 1001);
 });
@@ -249,7 +249,7 @@ test("ws: a live client answering pings outlasts --idle-timeout", async () => {
   await using client = await TestClient.identified(herald.wsUrl, "u");
   await new Promise((resolve) => setTimeout(resolve, 3000));
   assert.equal(client.socket.readyState, WebSocket.OPEN);
-  assert.equal(herald.registry.connectionsOf("u"), 1);
+  assert.equal(herald.hub.connectionsOf("u"), 1);
 });
 
 test("ws: a raw masked frame identifies like a browser's", async () => {
@@ -257,10 +257,10 @@ test("ws: a raw masked frame identifies like a browser's", async () => {
   const { client } = await RawWsClient.handshake(herald.wsAddr.port);
   using _client = client;
   await client.write(maskedFrame(0x1, new TextEncoder().encode("raw-user")));
-  await eventually(() => herald.registry.connectionsOf("raw-user") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("raw-user") === 1, 2000, "identify");
 });
 
-test("ws: disconnects leave the registry and groups empty", async () => {
+test("ws: disconnects leave the hub and groups empty", async () => {
   await using herald = await startTestHerald();
   const clients = await Promise.all(
     Array.from({ length: 50 }, (_, i) => TestClient.identified(herald.wsUrl, `u${i % 10}`)),
@@ -271,7 +271,7 @@ test("ws: disconnects leave the registry and groups empty", async () => {
     result: { connections: 50, uids: 10 },
   });
   for (const client of clients) await client[Symbol.asyncDispose]();
-  await eventually(() => herald.registry.connectionCount === 0, 3000, "every socket to leave");
+  await eventually(() => herald.hub.connectionCount === 0, 3000, "every socket to leave");
   const stats = (await backend.query({ cmd: "stats" })).result as Record<string, unknown>;
   assert.equal(stats.uids, 0);
   assert.equal(stats.pending, 0);

@@ -9,6 +9,7 @@ import { setImmediate } from "node:timers";
 import { parseCommandLine } from "../command.ts";
 import { dispatch, type DispatchContext } from "../dispatch.ts";
 import type { ControlError } from "../errors.ts";
+import { DeadlineQueue } from "../deadline_queue.ts";
 import { ControlSession } from "./control_session.ts";
 import { formatError, formatOutcome } from "./reply.ts";
 
@@ -22,6 +23,9 @@ const FIRST_READ_BUFFER_BYTES = 4 * 1024;
 const PIPELINE_READ_BUFFER_BYTES = 64 * 1024;
 /** On close, how long bytes already on their way may still arrive and be answered. */
 const DRAIN_MS = 100;
+/** On close, how long a peer that is not reading may take to read the replies it is owed. */
+const STUCK_WRITE_GRACE_MS = 1000;
+const encoder = new TextEncoder();
 
 /** Options of {@linkcode ControlServer}. */
 export interface ControlServerOptions {
@@ -34,6 +38,8 @@ export interface ControlServerOptions {
   readonly maxConnections: number;
   /** Seconds to complete the first line, and each line once begun; then `line_timeout`. */
   readonly lineTimeoutSeconds: number;
+  /** Seconds one reply write may stay blocked; then the connection is closed. */
+  readonly writeTimeoutSeconds: number;
   /** When set, the first line must be `{"auth":"<secret>"}`. */
   readonly controlSecret: string | undefined;
   readonly context: DispatchContext;
@@ -48,6 +54,8 @@ export class ControlServer {
   /** Connections waiting for their next bytes: the ones shutdown may close at once. */
   readonly #reading = new Set<Deno.TcpConn>();
   readonly #accepting: Promise<void>;
+  /** Connections in the middle of a write, closed when one stays blocked too long. */
+  readonly #writeDeadlines: DeadlineQueue<Deno.TcpConn>;
   #secretDigest: Uint8Array | undefined;
   /** Set by close(): reading goes on until then, replies included, and stops after. */
   #drainUntil = Infinity;
@@ -58,6 +66,16 @@ export class ControlServer {
     this.#secretDigest = options.controlSecret === undefined
       ? undefined
       : sha256(options.controlSecret);
+    this.#writeDeadlines = new DeadlineQueue({
+      delayMs: options.writeTimeoutSeconds * 1000,
+      onExpire: (conn) => {
+        log.warn("Control client {peer} left replies unread for {seconds} s; closing", {
+          peer: `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`,
+          seconds: options.writeTimeoutSeconds,
+        });
+        closeQuietly(conn);
+      },
+    });
     this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
     this.#accepting = this.#acceptLoop();
   }
@@ -80,7 +98,8 @@ export class ControlServer {
   /**
    * Stops accepting and closes every connection once the requests already sent are answered:
    * for a short drain window reading goes on; then a connection waiting for bytes closes at once,
-   * one busy with a chunk closes after writing its replies.
+   * one busy with a chunk closes after writing its replies, and one whose peer does not take its
+   * replies closes after a short grace, so a stuck backend cannot hold a shutdown.
    */
   async close(): Promise<void> {
     if (this.#drainUntil === Infinity) {
@@ -88,9 +107,26 @@ export class ControlServer {
       this.#listener.close();
       if (this.#conns.size > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
       for (const conn of this.#reading) closeQuietly(conn);
+      await this.#sessionsEnd(STUCK_WRITE_GRACE_MS);
+      if (this.#conns.size > 0) {
+        log.warn("Closing {count} control connections that did not read their replies", {
+          count: this.#conns.size,
+        });
+        for (const conn of this.#conns) closeQuietly(conn);
+      }
     }
     await this.#accepting;
     await Promise.all(this.#sessions);
+  }
+
+  /** Resolves when every session has ended or after `ms`, whichever comes first. */
+  async #sessionsEnd(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#sessions),
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+    clearTimeout(timer);
   }
 
   async #acceptLoop(): Promise<void> {
@@ -106,6 +142,7 @@ export class ControlServer {
       const full = this.#conns.size >= this.#options.maxConnections;
       this.#conns.add(conn);
       const session = this.#serve(conn, full).finally(() => {
+        this.#writeDeadlines.delete(conn);
         this.#conns.delete(conn);
         this.#sessions.delete(session);
         closeQuietly(conn);
@@ -116,13 +153,12 @@ export class ControlServer {
 
   async #serve(conn: Deno.TcpConn, full: boolean): Promise<void> {
     const peer = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-    const encoder = new TextEncoder();
     if (full) {
       log.warn("Refused control client {peer}: --max-control-connections ({max}) reached", {
         peer,
         max: this.#options.maxConnections,
       });
-      await writeAll(conn, encoder.encode(formatError(TOO_MANY_CONNECTIONS(this.#options)) + "\n"))
+      await this.#write(conn, formatError(TOO_MANY_CONNECTIONS(this.#options)) + "\n")
         .catch(() => {});
       return;
     }
@@ -135,40 +171,29 @@ export class ControlServer {
     let buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
     // Slowloris: the first line, and every line once begun, must complete within the timeout.
     // A connection idle between requests keeps no deadline: backends pool their connections.
-    let deadline: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
-      clearTimeout(deadline);
-      deadline = setTimeout(() => {
-        log.warn("Control client {peer} sent no complete line within {seconds} s; closing", {
-          peer,
-          seconds: this.#options.lineTimeoutSeconds,
-        });
-        const reply = formatError(LINE_TIMEOUT(this.#options)) + "\n";
-        writeAll(conn, encoder.encode(reply)).catch(() => {}).finally(() => closeQuietly(conn));
-      }, this.#options.lineTimeoutSeconds * 1000);
-    };
-    arm();
+    // Only time spent waiting for the peer's bytes counts: answering and writing replies (which
+    // has its own timeout) push the deadline back by as long as they took.
+    const lineTimeoutMs = this.#options.lineTimeoutSeconds * 1000;
+    let lineDeadline: number | undefined = performance.now() + lineTimeoutMs;
     let linesSeen = 0;
     try {
       while (performance.now() < this.#drainUntil) {
-        this.#reading.add(conn);
-        let read: number | null;
-        try {
-          read = await conn.read(buffer);
-        } finally {
-          this.#reading.delete(conn);
+        const read = await this.#read(conn, buffer, lineDeadline);
+        if (read === "timeout") {
+          log.warn("Control client {peer} sent no complete line within {seconds} s; closing", {
+            peer,
+            seconds: this.#options.lineTimeoutSeconds,
+          });
+          await this.#write(conn, formatError(LINE_TIMEOUT(this.#options)) + "\n");
+          break;
         }
         if (read === null) break;
-        const output = session.push(buffer.subarray(0, read));
+        const busySince = performance.now();
+        const output = await session.push(buffer.subarray(0, read));
         if (read === buffer.length && buffer.length < PIPELINE_READ_BUFFER_BYTES) {
           buffer = new Uint8Array(PIPELINE_READ_BUFFER_BYTES); // The session copied its tail.
         }
         linesSeen += output.lines;
-        if (session.pendingBytes === 0) {
-          if (linesSeen > 0) deadline = void clearTimeout(deadline); // Idle between requests.
-        } else if (output.lines > 0 || deadline === undefined) {
-          arm(); // A line began in this chunk; drip-feeding an older one does not re-arm.
-        }
         if (output.end === "unauthorized") {
           log.warn("Control client {peer} failed to authenticate; closing", { peer });
         } else if (output.end === "line_too_long") {
@@ -177,8 +202,16 @@ export class ControlServer {
             max: this.#options.maxLineBytes,
           });
         }
-        if (output.replies !== "") await writeAll(conn, encoder.encode(output.replies));
+        if (output.replies !== "") await this.#write(conn, output.replies);
         if (output.end !== undefined) break;
+        if (session.pendingBytes === 0) {
+          if (linesSeen > 0) lineDeadline = undefined; // Idle between requests.
+        } else if (output.lines > 0 || lineDeadline === undefined) {
+          // A line began in this chunk; drip-feeding an older one does not move its deadline.
+          lineDeadline = performance.now() + lineTimeoutMs;
+        } else {
+          lineDeadline += performance.now() - busySince;
+        }
         // Ready reads and writes resolve without letting WebSocket writes run; a pipelining
         // client would otherwise pile up every frame it pushes until it pauses.
         if (output.lines > 0) await new Promise((resolve) => setImmediate(resolve));
@@ -191,19 +224,58 @@ export class ControlServer {
       }
     } catch (error) {
       if (!isDisconnect(error)) log.warn("Control client {peer} failed: {error}", { peer, error });
-    } finally {
-      clearTimeout(deadline);
     }
     log.debug("Control client {peer} disconnected", { peer });
   }
 
-  #answer(line: string): string {
+  /** Reads the next chunk; "timeout" when `deadline` (a `performance.now()` time) passes first. */
+  async #read(
+    conn: Deno.TcpConn,
+    buffer: Uint8Array,
+    deadline: number | undefined,
+  ): Promise<number | null | "timeout"> {
+    this.#reading.add(conn);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      if (deadline === undefined) return await conn.read(buffer);
+      const reading = conn.read(buffer);
+      // After a timeout the read is abandoned; closing the connection rejects it.
+      reading.catch(() => {});
+      return await Promise.race([
+        reading,
+        new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - performance.now()));
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      this.#reading.delete(conn);
+    }
+  }
+
+  /**
+   * Writes all of `text`. A peer that leaves it unread past --control-write-timeout is closed,
+   * which rejects the write: one connection's full buffers hold nothing else up.
+   */
+  async #write(conn: Deno.TcpConn, text: string): Promise<void> {
+    const bytes = encoder.encode(text);
+    this.#writeDeadlines.add(conn);
+    try {
+      // conn.write may write only part of the buffer.
+      let offset = 0;
+      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+    } finally {
+      this.#writeDeadlines.delete(conn);
+    }
+  }
+
+  async #answer(line: string): Promise<string> {
     const parsed = parseCommandLine(line);
     if (!parsed.ok) {
       log.warn("Refused control request: {code}: {message}", { ...parsed.error });
       return formatError(parsed.error, parsed.id);
     }
-    return formatOutcome(parsed.command, dispatch(parsed.command, this.#options.context));
+    return formatOutcome(parsed.command, await dispatch(parsed.command, this.#options.context));
   }
 
   #checkAuth(line: string): boolean {
@@ -232,12 +304,6 @@ const TOO_MANY_CONNECTIONS = (options: ControlServerOptions): ControlError => ({
 
 function sha256(text: string): Uint8Array {
   return createHash("sha256").update(text).digest();
-}
-
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-  // conn.write may write only part of the buffer.
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }
 
 function isDisconnect(error: unknown): boolean {

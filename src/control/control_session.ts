@@ -11,8 +11,8 @@ import { formatError } from "./reply.ts";
 export interface ControlSessionOptions {
   /** Longest request line in bytes; a longer one is answered `line_too_long` and ends the session. */
   readonly maxLineBytes: number;
-  /** The reply line (no newline) to one decoded, non-blank request line. Must not throw. */
-  readonly answer: (line: string) => string;
+  /** The reply line (no newline) to one decoded, non-blank request line. Must not reject. */
+  readonly answer: (line: string) => Promise<string>;
   /** When set, the first line must satisfy it, or the session ends `unauthorized`. */
   readonly authorize?: (line: string) => boolean;
 }
@@ -65,8 +65,11 @@ export class ControlSession {
     return this.#ended;
   }
 
-  /** Feeds one chunk of the peer's bytes; the chunk may be reused once this returns. */
-  push(chunk: Uint8Array): ControlOutput {
+  /**
+   * Feeds one chunk of the peer's bytes and answers its lines one after another, in order: a
+   * line runs only once the one before it is done. The chunk may be reused once this resolves.
+   */
+  async push(chunk: Uint8Array): Promise<ControlOutput> {
     if (this.#ended !== undefined) return { replies: "", lines: 0, end: this.#ended };
     const { blocks, tooLong } = this.#lines.push(chunk);
     let replies = "";
@@ -94,7 +97,7 @@ export class ControlSession {
           replies += "ok\n";
           continue;
         }
-        replies += this.#options.answer(line) + "\n";
+        replies += await this.#options.answer(line) + "\n";
       }
     }
     if (tooLong) {

@@ -3,8 +3,10 @@ import fc from "fast-check";
 import { parseCommandLine } from "../command.ts";
 import { dispatch } from "../dispatch.ts";
 import type { CloseCode } from "../errors.ts";
-import type { Frame } from "../frame.ts";
-import { type Conn, Registry } from "../registry.ts";
+import { LocalBroker } from "../broker.ts";
+import { type Conn, Hub } from "../hub.ts";
+import { LocalPresence } from "../presence.ts";
+import type { Frame } from "../publication.ts";
 import { ControlSession, type ControlSessionEnd } from "./control_session.ts";
 import { formatError, formatOutcome } from "./reply.ts";
 
@@ -14,6 +16,7 @@ const encoder = new TextEncoder();
 class FakeConn implements Conn {
   static nextId = 1;
   readonly id = FakeConn.nextId++;
+  readonly protocol = "plain";
   closed = false;
   constructor(readonly uid: string) {}
   send(_frame: Frame): boolean {
@@ -24,18 +27,22 @@ class FakeConn implements Conn {
   }
 }
 
-/** A session answering with the real parser and dispatch over a fresh registry with a, a, b. */
+/** A session answering with the real parser and dispatch over a fresh hub with a, a, b. */
 function realSession(authorize?: (line: string) => boolean): ControlSession {
-  const registry = new Registry();
-  for (const uid of ["a", "a", "b"]) registry.add(new FakeConn(uid));
-  const context = { registry, serverStats: () => ({ pending: 0 }) };
+  const hub = new Hub();
+  for (const uid of ["a", "a", "b"]) hub.add(new FakeConn(uid));
+  const context = {
+    broker: new LocalBroker(hub),
+    presence: new LocalPresence(hub),
+    serverStats: () => ({ pending: 0 }),
+  };
   return new ControlSession({
     maxLineBytes: MAX_LINE,
     authorize,
-    answer(line) {
+    async answer(line) {
       const parsed = parseCommandLine(line);
       if (!parsed.ok) return formatError(parsed.error, parsed.id);
-      return formatOutcome(parsed.command, dispatch(parsed.command, context));
+      return formatOutcome(parsed.command, await dispatch(parsed.command, context));
     },
   });
 }
@@ -46,12 +53,15 @@ interface Transcript {
   maxPending: number;
 }
 
-function feed(session: ControlSession, chunks: Iterable<Uint8Array>): Transcript {
+async function feed(
+  session: ControlSession,
+  chunks: Iterable<Uint8Array>,
+): Promise<Transcript> {
   let replies = "";
   let end: ControlSessionEnd | undefined;
   let maxPending = 0;
   for (const chunk of chunks) {
-    const output = session.push(chunk);
+    const output = await session.push(chunk);
     replies += output.replies;
     end ??= output.end;
     maxPending = Math.max(maxPending, session.pendingBytes);
@@ -125,11 +135,11 @@ const plan = fc.oneof(
   fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }),
 );
 
-Deno.test("ControlSession gives the same replies however the stream is cut into chunks", () => {
-  fc.assert(
-    fc.property(stream, plan, (bytes, chunking) => {
-      const whole = feed(realSession(), [bytes]);
-      const split = feed(realSession(), cut(bytes, chunking));
+Deno.test("ControlSession gives the same replies however the stream is cut into chunks", async () => {
+  await fc.assert(
+    fc.asyncProperty(stream, plan, async (bytes, chunking) => {
+      const whole = await feed(realSession(), [bytes]);
+      const split = await feed(realSession(), cut(bytes, chunking));
       assert.equal(split.replies, whole.replies);
       assert.equal(split.end, whole.end);
       assert.ok(split.maxPending <= MAX_LINE + 1, `held ${split.maxPending} bytes`);
@@ -138,10 +148,10 @@ Deno.test("ControlSession gives the same replies however the stream is cut into 
   );
 });
 
-Deno.test("ControlSession answers every non-blank line exactly once, until a line is too long", () => {
-  fc.assert(
-    fc.property(stream, plan, (bytes, chunking) => {
-      const transcript = feed(realSession(), cut(bytes, chunking));
+Deno.test("ControlSession answers every non-blank line exactly once, until a line is too long", async () => {
+  await fc.assert(
+    fc.asyncProperty(stream, plan, async (bytes, chunking) => {
+      const transcript = await feed(realSession(), cut(bytes, chunking));
       // The model: split on \n, drop one trailing \r, skip blank lines, stop at the first long one.
       let expected = 0;
       let tooLong = false;
@@ -177,61 +187,68 @@ function isBlank(line: Uint8Array): boolean {
   }
 }
 
-Deno.test("ControlSession never throws and holds at most maxLineBytes + 1 bytes on random input", () => {
-  fc.assert(
-    fc.property(fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 20 }), (chunks) => {
-      const transcript = feed(realSession(), chunks);
-      assert.ok(transcript.maxPending <= MAX_LINE + 1, `held ${transcript.maxPending} bytes`);
-    }),
+Deno.test("ControlSession never throws and holds at most maxLineBytes + 1 bytes on random input", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 20 }),
+      async (chunks) => {
+        const transcript = await feed(realSession(), chunks);
+        assert.ok(transcript.maxPending <= MAX_LINE + 1, `held ${transcript.maxPending} bytes`);
+      },
+    ),
     { numRuns: 500 },
   );
 });
 
-Deno.test("ControlSession answers any JSON value with one reply line", () => {
-  fc.assert(
-    fc.property(fc.jsonValue(), (value) => {
+Deno.test("ControlSession answers any JSON value with one reply line", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.jsonValue(), async (value) => {
       const line = JSON.stringify(value);
       fc.pre(line !== undefined && encoder.encode(line).length <= MAX_LINE);
-      const { replies } = feed(realSession(), [encoder.encode(line + "\n")]);
+      const { replies } = await feed(realSession(), [encoder.encode(line + "\n")]);
       assert.equal(replies.split("\n").length, 2, replies);
     }),
     { numRuns: 500 },
   );
 });
 
-Deno.test("ControlSession ends a stream without newlines at the cap and ignores what follows", () => {
+Deno.test("ControlSession ends a stream without newlines at the cap and ignores what follows", async () => {
   const session = realSession();
   const block = new Uint8Array(1024 * 1024).fill(0x61);
   let end: ControlSessionEnd | undefined;
-  for (let i = 0; i < 1024 && end === undefined; i++) end = session.push(block).end;
+  for (let i = 0; i < 1024 && end === undefined; i++) end = (await session.push(block)).end;
   assert.equal(end, "line_too_long");
   assert.equal(session.pendingBytes, 0);
-  assert.deepEqual(session.push(encoder.encode('{"cmd":"count"}\n')), {
+  assert.deepEqual(await session.push(encoder.encode('{"cmd":"count"}\n')), {
     replies: "",
     lines: 0,
     end: "line_too_long",
   });
 });
 
-Deno.test("ControlSession with authorize answers ok to a good first line, ends on a bad one", () => {
+Deno.test("ControlSession with authorize answers ok to a good first line, ends on a bad one", async () => {
   const authorize = (line: string) => line === '{"auth":"s"}';
-  const good = feed(realSession(authorize), [encoder.encode('{"auth":"s"}\n{"cmd":"count"}\n')]);
+  const good = await feed(realSession(authorize), [
+    encoder.encode('{"auth":"s"}\n{"cmd":"count"}\n'),
+  ]);
   assert.equal(good.replies, 'ok\n{"result":{"connections":3,"uids":2}}\n');
-  const bad = feed(realSession(authorize), [encoder.encode('{"cmd":"count"}\n{"cmd":"count"}\n')]);
+  const bad = await feed(realSession(authorize), [
+    encoder.encode('{"cmd":"count"}\n{"cmd":"count"}\n'),
+  ]);
   assert.match(bad.replies, /^error: unauthorized: [^\n]+\n$/);
   assert.equal(bad.end, "unauthorized");
 });
 
-Deno.test("ControlSession split property holds with authorization too", () => {
+Deno.test("ControlSession split property holds with authorization too", async () => {
   const authorize = (line: string) => line.includes("secret");
-  fc.assert(
-    fc.property(stream, plan, fc.boolean(), (bytes, chunking, authFirst) => {
+  await fc.assert(
+    fc.asyncProperty(stream, plan, fc.boolean(), async (bytes, chunking, authFirst) => {
       const prefix = authFirst ? encoder.encode('{"auth":"secret"}\n') : new Uint8Array();
       const all = new Uint8Array(prefix.length + bytes.length);
       all.set(prefix);
       all.set(bytes, prefix.length);
-      const whole = feed(realSession(authorize), [all]);
-      const split = feed(realSession(authorize), cut(all, chunking));
+      const whole = await feed(realSession(authorize), [all]);
+      const split = await feed(realSession(authorize), cut(all, chunking));
       assert.equal(split.replies, whole.replies);
       assert.equal(split.end, whole.end);
     }),
@@ -239,15 +256,15 @@ Deno.test("ControlSession split property holds with authorization too", () => {
   );
 });
 
-Deno.test("ControlSession escapes control characters an error message quotes from the line", () => {
-  const { replies } = feed(realSession(), [encoder.encode('\r\x00{"uid":"a"}\n')]);
+Deno.test("ControlSession escapes control characters an error message quotes from the line", async () => {
+  const { replies } = await feed(realSession(), [encoder.encode('\r\x00{"uid":"a"}\n')]);
   assert.equal(replies.split("\n").length, 2);
   assert.ok(!replies.slice(0, -1).includes("\r"), JSON.stringify(replies));
   assert.ok(!replies.includes("\x00"), JSON.stringify(replies));
   assert.match(replies, /\\u0000/);
 });
 
-Deno.test("ControlSession answers a bad UTF-8 line alone and drops a BOM or \\r on any line", () => {
+Deno.test("ControlSession answers a bad UTF-8 line alone and drops a BOM or \\r on any line", async () => {
   const bom = "\ufeff";
   const good = '{"uid":"a","data":"x"}';
   const bytes = new Uint8Array([
@@ -259,6 +276,6 @@ Deno.test("ControlSession answers a bad UTF-8 line alone and drops a BOM or \\r 
   const expected = `ok\n${
     formatError({ code: "bad_encoding", message: "Cannot read line: not UTF-8" })
   }\nok\nok\n`;
-  assert.equal(feed(realSession(), cut(bytes, "whole")).replies, expected);
-  assert.equal(feed(realSession(), cut(bytes, "bytes")).replies, expected);
+  assert.equal((await feed(realSession(), cut(bytes, "whole"))).replies, expected);
+  assert.equal((await feed(realSession(), cut(bytes, "bytes"))).replies, expected);
 });

@@ -1,16 +1,16 @@
 /**
  * The browser side: upgrades requests to WebSockets, identifies each socket from its first
- * message or `?token=`, and keeps the registry in step with the sockets that are alive.
+ * message or `?token=`, and keeps the hub in step with the sockets that are alive.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
-import { textFrame } from "../frame.ts";
+import { DeadlineQueue } from "../deadline_queue.ts";
+import type { Hub } from "../hub.ts";
 import type { Identify, IdentifyResult, Identity } from "../identify.ts";
+import { textFrame } from "../publication.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
-import type { Registry } from "../registry.ts";
 import { clientIp } from "./client_ip.ts";
-import { DeadlineQueue } from "./deadline_queue.ts";
 import { dropSocket } from "./drop_socket.ts";
 import { UnsentBudget } from "./unsent_budget.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
@@ -20,7 +20,7 @@ const PONG = textFrame("pong");
 
 /** Options of {@linkcode WsGateway}. */
 export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
-  readonly registry: Registry;
+  readonly hub: Hub;
   readonly identify: Identify;
   /** Seconds a socket may take to identify. */
   readonly authTimeoutSeconds: number;
@@ -46,20 +46,23 @@ export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
   readonly trustedProxies: readonly string[];
 }
 
-/** Serves the WebSocket port's requests; one per process. */
+/** Upgrades the WebSocket port's requests and runs their sockets; one per process. */
 export class WsGateway {
   readonly #options: SessionOptions;
   readonly #origins: ReadonlySet<string>;
   readonly #trustedProxies: ReadonlySet<string>;
-  /** Sessions not ended: identifying or in the registry. */
+  /** Sessions not ended: identifying or in the hub. */
   readonly #sessions = new Set<ClientSession>();
   /** Sockets Deno has not released yet, ended or not: what file descriptors are held for. */
   #held = 0;
   readonly #heldByIp = new Map<string, number>();
   readonly #handshakes: KeyedRateLimiter;
   #allReleased: PromiseWithResolvers<void> | undefined;
-  readonly #startedAt = Date.now();
   #nextConnId = 1;
+  /** Set by closeAll: a handshake arriving while the port closes is refused. */
+  #closing = false;
+  /** Whether this runtime refused `dropSocket` already; warned about once. */
+  #dropUnsupportedWarned = false;
 
   constructor(options: WsGatewayOptions) {
     this.#options = {
@@ -69,6 +72,14 @@ export class WsGateway {
         delayMs: options.authTimeoutSeconds * 1000,
         onExpire: (session: ClientSession) => session.close(CLOSE.identifyTimeout),
       }),
+      onDropUnsupported: () => {
+        if (this.#dropUnsupportedWarned) return;
+        this.#dropUnsupportedWarned = true;
+        log.warn(
+          "Cannot drop sockets whose peer never answers a close on this Deno version: " +
+            "they stay counted against --max-connections and --max-connections-per-ip",
+        );
+      },
     };
     this.#origins = new Set(options.allowedOrigins);
     this.#trustedProxies = new Set(options.trustedProxies);
@@ -77,7 +88,7 @@ export class WsGateway {
 
   /** Sockets open now that have not identified yet. */
   get pendingCount(): number {
-    return this.#sessions.size - this.#options.registry.connectionCount;
+    return this.#sessions.size - this.#options.hub.connectionCount;
   }
 
   /** Sockets whose file descriptor is still held, including those closing. */
@@ -90,11 +101,8 @@ export class WsGateway {
     return this.#options.unsentBudget.totalBytes;
   }
 
-  /** Handles one HTTP request: a WebSocket upgrade, `/healthz`, or a plain refusal. */
-  handle = (request: Request, info?: Deno.ServeHandlerInfo<Deno.NetAddr>): Response => {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return this.#plainHttp(request);
-    }
+  /** Upgrades one WebSocket request (the router sends only those), or refuses it. */
+  upgrade = (request: Request, info?: Deno.ServeHandlerInfo<Deno.NetAddr>): Response => {
     const origin = request.headers.get("origin");
     // Non-browser clients send no Origin; cross-site hijacking needs a browser, which always does.
     if (origin !== null && this.#origins.size > 0 && !this.#origins.has(origin)) {
@@ -115,6 +123,9 @@ export class WsGateway {
         status: 429,
         headers: { "retry-after": "1" },
       });
+    }
+    if (this.#closing) {
+      return new Response("shutting down\n", { status: 503, headers: { "retry-after": "5" } });
     }
     if (this.#held >= this.#options.maxConnections) {
       log.warn("Refused a WebSocket: --max-connections ({max}) reached", {
@@ -154,8 +165,9 @@ export class WsGateway {
     return upgraded.response;
   };
 
-  /** Closes every socket with `close` (shutdown). */
+  /** Closes every socket with `close` and refuses new ones (shutdown). */
   closeAll(close: CloseCode): void {
+    this.#closing = true;
     for (const session of [...this.#sessions]) session.close(close);
   }
 
@@ -176,42 +188,24 @@ export class WsGateway {
       this.#allReleased = undefined;
     }
   }
-
-  #plainHttp(request: Request): Response {
-    const path = new URL(request.url).pathname;
-    if (path === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
-      return Response.json({
-        status: "ok",
-        connections: this.#options.registry.connectionCount,
-        uids: this.#options.registry.uidCount,
-        pending: this.pendingCount,
-        uptime_s: Math.floor((Date.now() - this.#startedAt) / 1000),
-      });
-    }
-    return new Response("Herald: open a WebSocket here\n", {
-      status: 426,
-      headers: { upgrade: "websocket" },
-    });
-  }
 }
 
 /** A session's needs: the gateway's options, the shared unsent budget and identify deadlines. */
 type SessionOptions = WsGatewayOptions & SendLimits & {
   readonly identifyDeadlines: DeadlineQueue<ClientSession>;
+  /** Called when `dropSocket` cannot work on this runtime. */
+  readonly onDropUnsupported: () => void;
 };
 
 /** How a session tells the gateway about its end. */
 interface SessionEvents {
-  /** Herald is done with it: closed by either side, out of the registry. Runs once. */
+  /** Herald is done with it: closed by either side, out of the hub. Runs once. */
   readonly onEnd: () => void;
   /** Deno released the socket and its file descriptor. Runs once, after `onEnd`. */
   readonly onRelease: () => void;
 }
 
-/** Whether this runtime refused `dropSocket` already; warned about once per process. */
-let dropUnsupportedWarned = false;
-
-/** One socket from upgrade to close: waits for its identity, then lives in the registry. */
+/** One socket from upgrade to close: waits for its identity, then lives in the hub. */
 class ClientSession {
   readonly #socket: WebSocket;
   readonly #id: number;
@@ -363,7 +357,7 @@ class ClientSession {
       this.#armDrop();
     });
     this.#conn = conn;
-    this.#options.registry.add(conn, identity.groups);
+    this.#options.hub.add(conn, identity.groups);
     log.debug("Socket #{id} identified as {uid}", { id: this.#id, uid: identity.uid });
     if (this.#acknowledge) {
       conn.send(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
@@ -374,7 +368,7 @@ class ClientSession {
     if (this.#state === "ended") return;
     this.#state = "ended";
     this.#options.identifyDeadlines.delete(this);
-    if (this.#conn !== undefined) this.#options.registry.remove(this.#conn);
+    if (this.#conn !== undefined) this.#options.hub.remove(this.#conn);
     this.#events.onEnd();
     log.debug("Socket #{id} ended: {why}", { id: this.#id, why });
   }
@@ -387,13 +381,7 @@ class ClientSession {
       log.debug("Socket #{id}: no close reply within --close-timeout; dropping it", {
         id: this.#id,
       });
-      if (!dropSocket(this.#socket) && !dropUnsupportedWarned) {
-        dropUnsupportedWarned = true;
-        log.warn(
-          "Cannot drop sockets whose peer never answers a close on this Deno version: " +
-            "they stay counted against --max-connections and --max-connections-per-ip",
-        );
-      }
+      if (!dropSocket(this.#socket)) this.#options.onDropUnsupported();
     }, this.#options.closeTimeoutSeconds * 1000);
   }
 

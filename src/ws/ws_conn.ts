@@ -1,11 +1,11 @@
 /**
- * The registry's view of one identified WebSocket, with the slow-reader bound on its send queue.
+ * The hub's view of one identified WebSocket, with the slow-reader bound on its send queue.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
-import type { Frame } from "../frame.ts";
-import type { Conn } from "../registry.ts";
+import type { Conn } from "../hub.ts";
+import type { Frame, WireProtocol } from "../publication.ts";
 import type { UnsentBudget, UnsentHolder } from "./unsent_budget.ts";
 
 const log = getLogger(["herald", "ws"]);
@@ -30,6 +30,7 @@ export interface SendLimits {
 export class WsConn implements Conn, UnsentHolder {
   readonly id: number;
   readonly uid: string;
+  readonly protocol: WireProtocol = "plain";
   readonly #socket: WebSocket;
   readonly #limits: SendLimits;
   readonly #onClose: (conn: WsConn) => void;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { textFrame } from "../frame.ts";
+import { textFrame } from "../publication.ts";
 import { UnsentBudget } from "./unsent_budget.ts";
 import { WsConn } from "./ws_conn.ts";
 

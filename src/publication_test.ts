@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { textFrame } from "./frame.ts";
+import { Publication, textFrame } from "./publication.ts";
 
 const encoder = new TextEncoder();
 
@@ -15,4 +15,11 @@ Deno.test("textFrame() counts the bytes WebSocket.send writes, for any UTF-16 te
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("a publication encodes each protocol's frame once and shares it", () => {
+  const publication = new Publication('{"percent":"88%"}');
+  const first = publication.frame("plain");
+  assert.deepEqual(first, { text: '{"percent":"88%"}', bytes: 17 });
+  assert.equal(publication.frame("plain"), first, "the same frame object for every socket");
 });

@@ -1,8 +1,12 @@
 /**
- * The unit of delivery: a text frame with its UTF-8 size, computed once per push however many
- * sockets it goes to (the size drives the slow-reader bound).
+ * What a push delivers, and its wire encodings. A publication is built once per push, however
+ * many sockets it reaches; each protocol's frame is encoded once, on first use, and shared by
+ * every socket that speaks that protocol.
  * @module
  */
+
+/** How a socket frames what it is sent. `plain`: the payload text as is, as the seed did. */
+export type WireProtocol = "plain";
 
 /** A text frame ready to send. */
 export interface Frame {
@@ -11,7 +15,23 @@ export interface Frame {
   readonly bytes: number;
 }
 
-/** Makes a frame of `text`. */
+/** One pushed payload on its way to every socket that should get it. */
+export class Publication {
+  /** The payload as clients see it: a pushed JSON string verbatim, anything else as JSON text. */
+  readonly payload: string;
+  #plain: Frame | undefined;
+
+  constructor(payload: string) {
+    this.payload = payload;
+  }
+
+  /** The frame for sockets speaking `protocol`, encoded on the first call. */
+  frame(_protocol: WireProtocol): Frame {
+    return this.#plain ??= textFrame(this.payload);
+  }
+}
+
+/** Makes a frame of `text`, for what Herald itself says to one socket (`pong`, `identified`). */
 export function textFrame(text: string): Frame {
   return { text, bytes: utf8Length(text) };
 }

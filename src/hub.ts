@@ -1,16 +1,20 @@
 /**
- * Who is online: uid → live connections, group → uids. Shared by the WebSocket side, which adds
- * and removes connections, and the command side, which delivers and queries.
+ * The local Hub: this process's live connections by uid and by group, and delivery to them. It
+ * knows nothing of other processes; a Broker decides which hubs a publication reaches and
+ * Presence answers for all of them.
  * @module
  */
+import type { Channel } from "./channel.ts";
 import type { CloseCode } from "./errors.ts";
-import type { Frame } from "./frame.ts";
+import type { Frame, Publication, WireProtocol } from "./publication.ts";
 
-/** One identified client connection, as the registry sees it: no socket, only what it needs. */
+/** One identified client connection, as the hub sees it: no socket, only what it needs. */
 export interface Conn {
   /** Unique for the life of the process. */
   readonly id: number;
   readonly uid: string;
+  /** The framing this connection speaks: which of a publication's encodings it is sent. */
+  readonly protocol: WireProtocol;
   /**
    * Queues one frame. Returns false when the connection could not take it; it has then
    * closed itself (slow reader) or was already closed.
@@ -20,8 +24,8 @@ export interface Conn {
   close(close: CloseCode): void;
 }
 
-/** The live connections of every uid and the members of every group. */
-export class Registry {
+/** The live connections of every local uid and the local members of every group. */
+export class Hub {
   readonly #all = new Set<Conn>();
   readonly #connsByUid = new Map<string, Set<Conn>>();
   readonly #uidsByGroup = new Map<string, Set<string>>();
@@ -68,34 +72,24 @@ export class Registry {
     return true;
   }
 
-  /** Sends `frame` to every connection of `uid`; returns how many took it. */
-  sendToUid(uid: string, frame: Frame): number {
-    const conns = this.#connsByUid.get(uid);
-    return conns === undefined ? 0 : sendAll(conns, frame);
+  /** Sends `publication` to every local connection of `channel`; returns how many took it. */
+  deliver(channel: Channel, publication: Publication): number {
+    switch (channel.kind) {
+      case "user":
+        return this.#deliverToUid(channel.uid, publication);
+      case "group": {
+        const members = this.#uidsByGroup.get(channel.group);
+        if (members === undefined) return 0;
+        let delivered = 0;
+        for (const uid of members) delivered += this.#deliverToUid(uid, publication);
+        return delivered;
+      }
+      case "all":
+        return sendAll(this.#all, publication);
+    }
   }
 
-  /** Sends `frame` to every connection of each distinct uid in `uids`. */
-  sendToUids(uids: readonly string[], frame: Frame): number {
-    let delivered = 0;
-    for (const uid of new Set(uids)) delivered += this.sendToUid(uid, frame);
-    return delivered;
-  }
-
-  /** Sends `frame` to every connection of every member of `group`. */
-  publish(group: string, frame: Frame): number {
-    const members = this.#uidsByGroup.get(group);
-    if (members === undefined) return 0;
-    let delivered = 0;
-    for (const uid of members) delivered += this.sendToUid(uid, frame);
-    return delivered;
-  }
-
-  /** Sends `frame` to every identified connection. */
-  broadcast(frame: Frame): number {
-    return sendAll(this.#all, frame);
-  }
-
-  /** Adds an online uid to `group`. Returns false when the uid is offline. */
+  /** Adds a local uid to `group`. Returns false when the uid has no connection here. */
   join(uid: string, group: string): boolean {
     if (!this.#connsByUid.has(uid)) return false;
     let members = this.#uidsByGroup.get(group);
@@ -122,7 +116,7 @@ export class Registry {
     return true;
   }
 
-  /** Unregisters and closes every connection of `uid`; returns how many there were. */
+  /** Unregisters and closes every local connection of `uid`; returns how many there were. */
   kick(uid: string, close: CloseCode): number {
     const conns = [...this.#connsByUid.get(uid) ?? []];
     for (const conn of conns) {
@@ -132,18 +126,18 @@ export class Registry {
     return conns.length;
   }
 
-  /** Live connections of `uid` (0 when offline). */
+  /** Local connections of `uid` (0 when it has none here). */
   connectionsOf(uid: string): number {
     return this.#connsByUid.get(uid)?.size ?? 0;
   }
 
-  /** Online uids, all or those of `group`. */
+  /** Local uids, all or the members of `group`. */
   uids(group?: string): string[] {
     if (group === undefined) return [...this.#connsByUid.keys()];
     return [...this.#uidsByGroup.get(group) ?? []];
   }
 
-  /** Members of `group` and their live connections. */
+  /** Local members of `group` and their connections. */
   groupCounts(group: string): { uids: number; connections: number } {
     const members = this.#uidsByGroup.get(group) ?? new Set<string>();
     let connections = 0;
@@ -151,11 +145,16 @@ export class Registry {
     return { uids: members.size, connections };
   }
 
-  /** Member count of every non-empty group. */
+  /** Local member count of every non-empty group. */
   groupSizes(): Record<string, number> {
     const sizes: Record<string, number> = {};
     for (const [group, members] of this.#uidsByGroup) sizes[group] = members.size;
     return sizes;
+  }
+
+  #deliverToUid(uid: string, publication: Publication): number {
+    const conns = this.#connsByUid.get(uid);
+    return conns === undefined ? 0 : sendAll(conns, publication);
   }
 
   #removeMember(group: string, uid: string): void {
@@ -165,12 +164,16 @@ export class Registry {
   }
 }
 
-function sendAll(conns: Iterable<Conn>, frame: Frame): number {
+function sendAll(conns: Iterable<Conn>, publication: Publication): number {
   let delivered = 0;
   // A send may close a slow reader, which deletes it from `conns`: Set iteration allows that.
-  for (const conn of conns) if (conn.send(frame)) delivered++;
+  for (const conn of conns) if (conn.send(publication.frame(conn.protocol))) delivered++;
   return delivered;
 }
 
-/** The one registry the WebSocket and control transports of this process share. */
-export const registry: Registry = new Registry();
+/**
+ * The registry of this process: its one Hub, holding every live WebSocket connection by uid and
+ * every local group membership. The WebSocket side adds and removes connections; the control and
+ * HTTP sides reach it only through the Broker (delivery) and Presence (queries) built on it.
+ */
+export const hub: Hub = new Hub();

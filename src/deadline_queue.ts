@@ -4,7 +4,7 @@
  * Deno 2.9 `setTimeout` builds a Node-style `Timeout`), and sockets come and go by the thousand.
  * @module
  */
-import type { Clock } from "../rate_limiter.ts";
+import type { Clock } from "./rate_limiter.ts";
 
 /** Options of {@linkcode DeadlineQueue}. */
 export interface DeadlineQueueOptions<T> {

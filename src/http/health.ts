@@ -1,0 +1,27 @@
+/**
+ * `GET /healthz`: the process is alive and serving, with the figures an operator checks first.
+ * @module
+ */
+import type { Handler } from "./router.ts";
+
+/** Live figures the health answer reports. */
+export interface HealthFigures {
+  /** Identified connections. */
+  readonly connections: () => number;
+  /** Uids with at least one connection. */
+  readonly uids: () => number;
+  /** Sockets open that have not identified yet. */
+  readonly pending: () => number;
+}
+
+/** Answers 200 with `{status, connections, uids, pending, uptime_s}`. */
+export function healthHandler(figures: HealthFigures, startedAt = Date.now()): Handler {
+  return () =>
+    Response.json({
+      status: "ok",
+      connections: figures.connections(),
+      uids: figures.uids(),
+      pending: figures.pending(),
+      uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+    });
+}
