@@ -10,7 +10,7 @@
  * after queuing many small ones. Prints one JSON object.
  * @module
  */
-import { RawWsPeer } from "../tests/support/raw_ws_peer.ts";
+import { socketPair } from "../tests/support/socket_pair.ts";
 import { eventually } from "../tests/support/wait.ts";
 import { FRAME_OVERHEAD_BYTES } from "../src/ws/ws_conn.ts";
 
@@ -31,15 +31,8 @@ export interface FrameOverheadMeasurement {
 }
 
 /** Queues frames to a peer that never reads and reports what each cost. */
-export async function measureFrameOverhead(): Promise<FrameOverheadMeasurement> {
-  const opened = Promise.withResolvers<WebSocket>();
-  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onopen = () => opened.resolve(socket);
-    return response;
-  });
-  using peer = await RawWsPeer.handshake(server.addr.port);
-  const socket = await opened.promise;
+async function measureFrameOverhead(): Promise<FrameOverheadMeasurement> {
+  const { socket, peer } = await socketPair();
   // Kept topped up with large frames until the kernel takes nothing more for a few polls in a
   // row: from then on every frame sent stays queued in Deno.
   let level = 0;

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { dropSocket } from "../src/ws/drop_socket.ts";
 import { FRAME_OVERHEAD_BYTES } from "../src/ws/ws_conn.ts";
 import type { FrameOverheadMeasurement } from "../scripts/measure_frame_overhead.ts";
-import { RawWsPeer } from "./support/raw_ws_peer.ts";
+import { socketPair } from "./support/socket_pair.ts";
 import { test } from "./support/test_herald.ts";
 import { within } from "./support/wait.ts";
 
@@ -19,14 +19,8 @@ const OVERHEAD_TOLERANCE = 2;
 const UPGRADE_HINT = "See 'Supported Deno versions' in docs/deployment.md.";
 
 test("Deno runtime: dropSocket() releases a socket whose peer never answers the close", async () => {
-  const opened = Promise.withResolvers<WebSocket>();
-  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onopen = () => opened.resolve(socket);
-    return response;
-  });
-  using peer = await RawWsPeer.handshake(server.addr.port);
-  const socket = await opened.promise;
+  await using pair = await socketPair();
+  const { socket, peer } = pair;
   const closed = new Promise<CloseEvent>((resolve) => socket.onclose = resolve);
   socket.close(4003, "test");
   assert.equal(await peer.readCloseCode(), 4003);
