@@ -5,13 +5,16 @@
  * @module
  */
 
-/** Program → Debian package that provides it. */
-const TOOLS: Record<string, string> = {
+/** Program → Debian package that provides it, for `deno task test`. */
+const TEST_TOOLS: Record<string, string> = {
   php: "php-cli",
   openssl: "openssl",
-  // Builds the bench's native broadcast receiver (scripts/bench/native_test.ts).
-  gcc: "gcc",
 };
+
+/** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */
+const BENCH_TOOLS: Record<string, string> = { gcc: "gcc" };
+
+const TOOLS = Deno.args.includes("--bench") ? BENCH_TOOLS : TEST_TOOLS;
 
 async function has(program: string): Promise<boolean> {
   try {

@@ -33,11 +33,11 @@ Deno.test("DeadlineQueue expires keys in the order they were added, each after t
 });
 
 Deno.test("DeadlineQueue.delete() cancels one deadline and stops the timer with the last", async () => {
-  const expired: string[] = [];
-  const queue = new DeadlineQueue<string>({ delayMs: 20, onExpire: (key) => expired.push(key) });
+  const { queue, expired, clock } = fakeClockQueue();
   queue.add("a");
   queue.add("b");
   queue.delete("a");
+  clock.now = 20;
   await sleep(40);
   assert.deepEqual(expired, ["b"]);
   queue.add("c");

@@ -4,8 +4,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ControlClient, test, TestClient } from "./helpers.ts";
-import { HeraldProcess, MAIN, runCommand, tempDir } from "./herald_process.ts";
+import { ControlClient } from "./support/control_client.ts";
+import { runCommand } from "./support/run_command.ts";
+import { MAIN, ServerProcess } from "./support/server_process.ts";
+import { tempDir } from "./support/temp_dir.ts";
+import { TestClient } from "./support/test_client.ts";
+import { test } from "./support/test_herald.ts";
 
 test("main.ts bundled to one file runs from another folder: start, push, stop", async () => {
   await using dir = await tempDir();
@@ -27,7 +31,7 @@ test("main.ts bundled to one file runs from another folder: start, push, stop", 
   });
   assert.match(version.stdout, /^herald \d+\.\d+\.\d+ \(commit dev, deno /);
 
-  await using herald = await HeraldProcess.start({ command, cwd: dir.path });
+  await using herald = await ServerProcess.start({ command, cwd: dir.path });
   await using client = await TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, "u1");
   {
     using control = await ControlClient.connect(herald.controlAddr);

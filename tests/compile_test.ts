@@ -5,8 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ControlClient, TestClient } from "./helpers.ts";
-import { HeraldProcess, runCommand, tempDir } from "./herald_process.ts";
+import { ControlClient } from "./support/control_client.ts";
+import { runCommand } from "./support/run_command.ts";
+import { ServerProcess } from "./support/server_process.ts";
+import { tempDir } from "./support/temp_dir.ts";
+import { TestClient } from "./support/test_client.ts";
 
 const COMPILE = new URL("../scripts/compile.ts", import.meta.url).pathname;
 
@@ -64,7 +67,7 @@ Deno.test({
     assert.equal(outside.code, 2);
     assert.match(outside.stderr, /--config .* cannot be read: no read permission/);
 
-    await using herald = await HeraldProcess.start({ command: [binary], cwd: dir.path });
+    await using herald = await ServerProcess.start({ command: [binary], cwd: dir.path });
     await using client = await TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, "u1");
     {
       using control = await ControlClient.connect(herald.controlAddr);

@@ -6,11 +6,18 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { CLOSE } from "../src/errors.ts";
-import { ControlClient, test, TestClient } from "./helpers.ts";
-import { HeraldProcess, MAIN, RUN_PERMISSIONS, tempDir } from "./herald_process.ts";
+import { ControlClient } from "./support/control_client.ts";
+import { MAIN, RUN_PERMISSIONS, ServerProcess } from "./support/server_process.ts";
+import { tempDir } from "./support/temp_dir.ts";
+import { eventually } from "./support/wait.ts";
+import { TestClient } from "./support/test_client.ts";
+import { test } from "./support/test_herald.ts";
 
 const SECRET_A = "secret-a-0123456789abcdef";
 const SECRET_B = "secret-b-0123456789abcdef";
+/** Requests written, and a pause in their progress, that show Herald has stopped reading. */
+const STUCK_MIN_BYTES = 1024 * 1024;
+const STUCK_QUIET_MS = 500;
 
 function tokenFor(uid: string, secret: string): Promise<string> {
   return new SignJWT({ sub: uid }).setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -32,7 +39,7 @@ async function tokenClient(port: number, uid: string, secret: string): Promise<T
 }
 
 test("SIGTERM closes every socket with 1001, answers requests already sent, exits 0", async () => {
-  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "5"] });
+  await using herald = await ServerProcess.start({ args: ["--shutdown-timeout", "5"] });
   const clients = await Promise.all(
     ["a", "b", "c"].map((uid) => TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, uid)),
   );
@@ -59,17 +66,38 @@ test("SIGTERM closes every socket with 1001, answers requests already sent, exit
 });
 
 /**
- * A control client that pipelines far more requests than the socket buffers hold and never reads
- * the replies, so Herald's reply writes block.
+ * A control client that pipelines requests without end and never reads the replies, so
+ * Herald's reply writes block: a connection that cannot drain. Resolves once Herald has
+ * stopped reading it, which is when the flood's writes stop making progress.
  */
-async function stuckControlClient(herald: HeraldProcess) {
+async function stuckControlClient(herald: ServerProcess) {
   const control = await ControlClient.connect(herald.controlAddr);
-  const flood = new TextEncoder().encode(`{"cmd":"count"}\n`.repeat(1024 * 1024));
-  // The write itself blocks once Herald stops reading; it fails when Herald closes it.
-  const writing = control.write(flood).catch(() => {});
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  const chunk = new TextEncoder().encode(`{"cmd":"count"}\n`.repeat(4096));
+  let written = 0;
+  let flooding = true;
+  const writing = (async () => {
+    try {
+      while (flooding) {
+        await control.write(chunk);
+        written += chunk.length;
+      }
+    } catch {
+      // Closed by the dispose below, or by Herald exiting.
+    }
+  })();
+  let seen = -1;
+  let stillSince = Date.now();
+  await eventually(
+    () => {
+      if (written !== seen) [seen, stillSince] = [written, Date.now()];
+      return written >= STUCK_MIN_BYTES && Date.now() - stillSince >= STUCK_QUIET_MS;
+    },
+    30_000,
+    "Herald to stop reading a client that never reads its replies",
+  );
   return {
     async [Symbol.asyncDispose]() {
+      flooding = false;
       control[Symbol.dispose]();
       await writing;
     },
@@ -77,7 +105,7 @@ async function stuckControlClient(herald: HeraldProcess) {
 }
 
 test("SIGTERM exits 0 at once though a control client never reads its replies", async () => {
-  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "5"] });
+  await using herald = await ServerProcess.start({ args: ["--shutdown-timeout", "5"] });
   await using client = await TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, "a");
   await using _control = await stuckControlClient(herald);
   const started = performance.now();
@@ -92,7 +120,7 @@ test("SIGTERM exits 0 at once though a control client never reads its replies", 
 
 test("SIGTERM exits 1 after --shutdown-timeout when the drain cannot finish in time", async () => {
   // A control client that never reads gets a 1 s grace after the 100 ms drain: more than 1 s.
-  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "1"] });
+  await using herald = await ServerProcess.start({ args: ["--shutdown-timeout", "1"] });
   await using _control = await stuckControlClient(herald);
   const started = performance.now();
   herald.signal("SIGTERM");
@@ -104,7 +132,7 @@ test("SIGTERM exits 1 after --shutdown-timeout when the drain cannot finish in t
 });
 
 test("a second signal during a slow shutdown exits at once", async () => {
-  await using herald = await HeraldProcess.start({ args: ["--shutdown-timeout", "60"] });
+  await using herald = await ServerProcess.start({ args: ["--shutdown-timeout", "60"] });
   // Shutdown then takes over a second: the grace a control client that never reads gets.
   await using _control = await stuckControlClient(herald);
   herald.signal("SIGTERM");
@@ -124,7 +152,7 @@ test("SIGHUP reloads secrets, the control secret and the log level from the conf
     Deno.writeTextFile(file, JSON.stringify(settings));
   const controlSecret = "control-secret-0123456789";
   await write({ secret: SECRET_A, "control-secret": controlSecret, "log-level": "info" });
-  await using herald = await HeraldProcess.start({
+  await using herald = await ServerProcess.start({
     command: [Deno.execPath(), "run", ...RUN_PERMISSIONS, `--allow-read=${dir.path}`, MAIN],
     args: ["--config", file],
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestHerald, test, TestClient } from "./helpers.ts";
+import { TestClient } from "./support/test_client.ts";
+import { startTestHerald, test } from "./support/test_herald.ts";
 
 const PUSH_PHP = new URL("../examples/php/push.php", import.meta.url).pathname;
 

@@ -4,8 +4,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { test } from "./helpers.ts";
-import { HeraldProcess, MAIN, RUN_PERMISSIONS, runCommand, tempDir } from "./herald_process.ts";
+import { runCommand } from "./support/run_command.ts";
+import { MAIN, RUN_PERMISSIONS, ServerProcess } from "./support/server_process.ts";
+import { tempDir } from "./support/temp_dir.ts";
+import { test } from "./support/test_herald.ts";
 
 const UNIT = new URL("../scripts/herald.service", import.meta.url).pathname;
 const INSTALL = new URL("../scripts/install.sh", import.meta.url).pathname;
@@ -42,7 +44,7 @@ test("the unit's ExecStart passes the open-file limit, and Herald warns when it 
   assert.ok(execStart !== undefined, "ExecStart is a /bin/sh -c '…' line");
   const deno = [Deno.execPath(), "run", ...RUN_PERMISSIONS, MAIN].join(" ");
   const script = `ulimit -Sn 4096 && ${execStart.replace("/usr/local/bin/herald", deno)} "$@"`;
-  await using herald = await HeraldProcess.start({
+  await using herald = await ServerProcess.start({
     command: ["/bin/sh", "-c", script, "sh"],
     args: ["--max-connections", "5000"],
   });

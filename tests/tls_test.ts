@@ -7,8 +7,12 @@ import assert from "node:assert/strict";
 import { CLOSE } from "../src/errors.ts";
 import { startHerald } from "../src/herald.ts";
 import { Hub } from "../src/hub.ts";
-import { ControlClient, eventually, test, testConfig, within } from "./helpers.ts";
-import { HeraldProcess, MAIN, RUN_PERMISSIONS, runCommand, tempDir } from "./herald_process.ts";
+import { ControlClient } from "./support/control_client.ts";
+import { runCommand } from "./support/run_command.ts";
+import { MAIN, RUN_PERMISSIONS, ServerProcess } from "./support/server_process.ts";
+import { tempDir } from "./support/temp_dir.ts";
+import { test, testConfig } from "./support/test_herald.ts";
+import { eventually, within } from "./support/wait.ts";
 
 /**
  * Makes a throwaway CA and a certificate for 127.0.0.1 it signs (`<name>.crt`, `<name>.key`);
@@ -80,7 +84,7 @@ test("--tls-cert/--tls-key serve wss:// and https://, and SIGHUP swaps the certi
   const certB = await makeCertificate(dir.path, "b");
   await Deno.copyFile(`${dir.path}/a.crt`, `${dir.path}/live.crt`);
   await Deno.copyFile(`${dir.path}/a.key`, `${dir.path}/live.key`);
-  await using herald = await HeraldProcess.start({
+  await using herald = await ServerProcess.start({
     command: [Deno.execPath(), "run", ...RUN_PERMISSIONS, `--allow-read=${dir.path}`, MAIN],
     args: ["--tls-cert", `${dir.path}/live.crt`, "--tls-key", `${dir.path}/live.key`],
   });
@@ -121,7 +125,7 @@ test("--tls-cert/--tls-key serve wss:// and https://, and SIGHUP swaps the certi
 test("a TLS file the process may not read stops start-up with a message naming the flag", async () => {
   await using dir = await tempDir();
   await makeCertificate(dir.path, "a");
-  await using herald = await HeraldProcess.start({
+  await using herald = await ServerProcess.start({
     args: ["--tls-cert", `${dir.path}/a.crt`, "--tls-key", `${dir.path}/a.key`],
     expectFailure: true,
   });

@@ -4,8 +4,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ControlClient, eventually, startTestHerald, test, TestClient, within } from "./helpers.ts";
-import { maskedFrame, RawWsClient } from "./raw_ws.ts";
+import { ControlClient } from "./support/control_client.ts";
+import { maskedFrame, RawWsPeer, readHead } from "./support/raw_ws_peer.ts";
+import { TestClient } from "./support/test_client.ts";
+import { startTestHerald, test } from "./support/test_herald.ts";
+import { eventually, within } from "./support/wait.ts";
+import { writeAll } from "./support/write_all.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -14,19 +18,16 @@ async function stats(herald: { controlAddr: Deno.NetAddr }): Promise<Record<stri
   return (await backend.query({ cmd: "stats" })).result as Record<string, number>;
 }
 
-/** Sends raw bytes and returns the server's whole answer, up to its closing the connection. */
+/** Sends raw bytes and returns the head of the server's answer. */
 async function rawExchange(port: number, bytes: Uint8Array): Promise<string> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(bytes);
-  const buffer = new Uint8Array(4096);
-  let answer = "";
-  while (true) {
-    const read = await within(5000, conn.read(buffer), "the server's answer");
-    if (read === null) break;
-    answer += new TextDecoder().decode(buffer.subarray(0, read));
-    if (answer.includes("\r\n\r\n")) break;
-  }
-  return answer;
+  await writeAll(conn, bytes);
+  return (await readHead(conn)).head;
+}
+
+/** Waits until Herald holds no socket at all, identified or not. */
+function allReleased(herald: { controlAddr: Deno.NetAddr }, ms = 10_000): Promise<void> {
+  return eventually(async () => (await stats(herald)).held_sockets === 0, ms, "held_sockets 0");
 }
 
 test("ws-hostile: garbage instead of a handshake gets 400 and holds nothing", async () => {
@@ -51,10 +52,9 @@ test("ws-hostile: an unmasked client frame is accepted as data (Deno does not en
   // RFC 6455 §5.1 says a server should close; Deno 2.9.6 reads it. Masking protects proxies
   // from browser scripts, and browsers always mask, so this is pinned here, not worked around.
   await using herald = await startTestHerald();
-  const { client } = await RawWsClient.handshake(herald.wsAddr.port);
-  using _client = client;
+  using client = await RawWsPeer.handshake(herald.wsAddr.port);
   await client.write(new Uint8Array([0x81, 0x03, ...encode("raw")]));
-  await eventually(() => herald.hub.connectionsOf("raw") === 1, 2000, "identify");
+  await eventually(() => herald.hub.connectionsOf("raw") === 1, 5000, "identify");
 });
 
 test("ws-hostile: broken frames end the connection and leave the hub empty", async () => {
@@ -67,39 +67,35 @@ test("ws-hostile: broken frames end the connection and leave the hub empty", asy
     "a continuation with nothing to continue": maskedFrame(0x0, encode("x")),
   };
   for (const [what, frame] of Object.entries(frames)) {
-    const { client } = await RawWsClient.handshake(herald.wsAddr.port);
-    using _client = client;
+    using client = await RawWsPeer.handshake(herald.wsAddr.port);
     await client.sendText(`victim-${what}`);
-    await eventually(() => herald.hub.connectionCount === 1, 2000, `identify (${what})`);
+    await eventually(() => herald.hub.connectionCount === 1, 5000, `identify (${what})`);
     await client.write(frame);
     const code = await client.readCloseCode(5000);
     assert.ok(code === undefined || code === 1002 || code === 1007, `${what}: close ${code}`);
-    await eventually(() => herald.hub.connectionCount === 0, 2000, `the drop (${what})`);
+    await eventually(() => herald.hub.connectionCount === 0, 5000, `the drop (${what})`);
   }
-  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
+  await allReleased(herald);
 });
 
 test("ws-hostile: a silent peer Herald closed is dropped after --close-timeout", async () => {
   await using herald = await startTestHerald({ authTimeoutSeconds: 1, closeTimeoutSeconds: 1 });
-  const { client } = await RawWsClient.handshake(herald.wsAddr.port);
-  using _client = client;
-  // It never identifies, never reads, never answers: Deno would keep it CLOSING forever.
-  await eventually(() => herald.hub.connectionCount === 0, 100, "nothing registered");
-  assert.equal((await stats(herald)).held_sockets, 1);
   const started = Date.now();
-  while ((await stats(herald)).held_sockets! > 0) {
-    assert.ok(Date.now() - started < 4000, "the socket was never dropped");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  using client = await RawWsPeer.handshake(herald.wsAddr.port);
+  // It never identifies, never reads, never answers: Deno would keep it CLOSING forever.
+  assert.equal((await stats(herald)).held_sockets, 1);
+  await allReleased(herald);
+  // Timers fire late under load, never early: 1 s to the auth timeout, 1 s more to the drop.
+  const dropped = Date.now() - started;
+  assert.ok(dropped >= 1800, `dropped after ${dropped} ms, before the two timeouts`);
   assert.equal(await client.readCloseCode(), 4003);
   const buffer = new Uint8Array(64);
-  assert.equal(await within(2000, client.conn.read(buffer), "EOF"), null, "TCP left open");
+  assert.equal(await within(5000, client.conn.read(buffer), "EOF"), null, "TCP left open");
 });
 
 test("ws-hostile: a fragmented flood before identify is cut off by the auth and close timeouts", async () => {
   await using herald = await startTestHerald({ authTimeoutSeconds: 1, closeTimeoutSeconds: 1 });
-  const { client } = await RawWsClient.handshake(herald.wsAddr.port);
-  using _client = client;
+  using client = await RawWsPeer.handshake(herald.wsAddr.port);
   // Deno collects fragments natively and never shows them to Herald: only time bounds them.
   const fragment = maskedFrame(0x0, new Uint8Array(100).fill(0x61), false);
   const burst = new Uint8Array(fragment.length * 100);
@@ -108,24 +104,22 @@ test("ws-hostile: a fragmented flood before identify is cut off by the auth and 
   const started = Date.now();
   let sent = 0;
   try {
-    while (Date.now() - started < 6000) {
-      await within(2000, client.write(burst), "a write");
+    while (Date.now() - started < 10_000) {
+      await within(5000, client.write(burst), "a write");
       sent += 100;
     }
   } catch {
-    // Reset by the server: what we wait for.
+    // Reset by the server: what we wait for (a write that stalls is caught by the check below).
   }
   const elapsed = Date.now() - started;
-  assert.ok(elapsed < 5000, `flood went on for ${elapsed} ms (${sent} fragments)`);
-  await eventually(() => herald.hub.connectionCount === 0, 100, "nothing registered");
-  assert.equal((await stats(herald)).held_sockets, 0);
+  assert.ok(elapsed < 8000, `flood went on for ${elapsed} ms (${sent} fragments)`);
+  await allReleased(herald);
 });
 
 test("ws-hostile: a ping flood from a peer that never reads is cut off; others are served", async () => {
   await using herald = await startTestHerald();
   await using healthy = await TestClient.identified(herald.wsUrl, "healthy");
-  const { client } = await RawWsClient.handshake(herald.wsAddr.port);
-  using _client = client;
+  using client = await RawWsPeer.handshake(herald.wsAddr.port);
   await client.sendText("flooder");
   const ping = maskedFrame(0x9, new Uint8Array(125).fill(1));
   const burst = new Uint8Array(ping.length * 500);
@@ -149,60 +143,60 @@ test("ws-hostile: --max-connections-per-ip refuses with 429 and counts until rel
   await using herald = await startTestHerald({ maxConnectionsPerIp: 2 });
   const first = await TestClient.identified(herald.wsUrl, "a");
   await using _second = await TestClient.identified(herald.wsUrl, "b");
-  const refused = await RawWsClient.handshake(herald.wsAddr.port);
-  refused.client[Symbol.dispose]();
-  assert.equal(refused.answer.status, 429);
+  {
+    using refused = await RawWsPeer.handshake(herald.wsAddr.port);
+    assert.equal(refused.answer.status, 429);
+  }
   await first[Symbol.asyncDispose]();
-  await eventually(() => herald.hub.connectionCount === 1, 2000, "the first to leave");
+  await eventually(() => herald.hub.connectionCount === 1, 5000, "the first to leave");
   await using _third = await TestClient.identified(herald.wsUrl, "c");
 });
 
 test("ws-hostile: behind a trusted proxy, per-IP limits count each forwarded client", async () => {
   await using herald = await startTestHerald({ maxConnectionsPerIp: 1 });
-  const statusFor = async (forwardedFor: string) => {
-    const { client, answer } = await RawWsClient.handshake(herald.wsAddr.port, {
-      headers: { "X-Forwarded-For": forwardedFor },
-    });
-    return { client, status: answer.status };
-  };
-  const first = await statusFor("198.51.100.1");
-  using _first = first.client;
-  assert.equal(first.status, 101);
-  const sameClient = await statusFor("6.6.6.6, 198.51.100.1"); // The left entry is forgeable.
-  sameClient.client[Symbol.dispose]();
-  assert.equal(sameClient.status, 429);
-  const otherClient = await statusFor("198.51.100.2");
-  using _other = otherClient.client;
-  assert.equal(otherClient.status, 101);
+  const forwarded = (forwardedFor: string) =>
+    RawWsPeer.handshake(herald.wsAddr.port, { headers: { "X-Forwarded-For": forwardedFor } });
+  using first = await forwarded("198.51.100.1");
+  assert.equal(first.answer.status, 101);
+  {
+    using sameClient = await forwarded("6.6.6.6, 198.51.100.1"); // The left entry is forgeable.
+    assert.equal(sameClient.answer.status, 429);
+  }
+  using otherClient = await forwarded("198.51.100.2");
+  assert.equal(otherClient.answer.status, 101);
 });
 
 test("ws-hostile: with --trusted-proxies none, X-Forwarded-For is ignored", async () => {
   await using herald = await startTestHerald({ maxConnectionsPerIp: 1, trustedProxies: [] });
-  const first = await RawWsClient.handshake(herald.wsAddr.port, {
+  using first = await RawWsPeer.handshake(herald.wsAddr.port, {
     headers: { "X-Forwarded-For": "198.51.100.1" },
   });
-  using _first = first.client;
   assert.equal(first.answer.status, 101);
-  const spoofed = await RawWsClient.handshake(herald.wsAddr.port, {
+  using spoofed = await RawWsPeer.handshake(herald.wsAddr.port, {
     headers: { "X-Forwarded-For": "198.51.100.2" },
   });
-  spoofed.client[Symbol.dispose]();
   assert.equal(spoofed.answer.status, 429);
 });
 
 test("ws-hostile: --max-handshakes-per-ip refuses a burst over the rate with 429", async () => {
   await using herald = await startTestHerald({ maxHandshakesPerIp: 5 });
-  const statuses: number[] = [];
-  for (let i = 0; i < 8; i++) {
-    const { client, answer } = await RawWsClient.handshake(herald.wsAddr.port);
-    client[Symbol.dispose]();
-    statuses.push(answer.status);
-  }
-  assert.deepEqual(statuses.slice(0, 5), [101, 101, 101, 101, 101]);
-  assert.ok(statuses.slice(5).includes(429), `statuses ${statuses}`);
+  // All at once, and the tokens that refill while the burst lasts are allowed for: a slow
+  // machine stretches the burst, it does not fail the test.
+  const started = Date.now();
+  const peers = await Promise.all(
+    Array.from({ length: 30 }, () => RawWsPeer.handshake(herald.wsAddr.port)),
+  );
+  const refilled = Math.ceil((Date.now() - started) / 200);
+  for (const peer of peers) peer[Symbol.dispose]();
+  const statuses = peers.map((peer) => peer.answer.status);
+  const count = (status: number) => statuses.filter((s) => s === status).length;
+  assert.equal(count(101) + count(429), 30, `statuses ${statuses}`);
+  assert.ok(count(101) >= 5, `a full bucket lets 5 through: statuses ${statuses}`);
+  assert.ok(count(101) <= 5 + refilled, `over the rate (${refilled} refilled): ${statuses}`);
+  assert.ok(count(429) >= 1, `statuses ${statuses}`);
+  // The refill is the behaviour under test: real time must pass (more under load is fine).
   await new Promise((resolve) => setTimeout(resolve, 1100));
-  const later = await RawWsClient.handshake(herald.wsAddr.port);
-  later.client[Symbol.dispose]();
+  using later = await RawWsPeer.handshake(herald.wsAddr.port);
   assert.equal(later.answer.status, 101, "a second later the bucket has refilled");
 });
 
@@ -215,24 +209,19 @@ test("ws-hostile: --max-messages-per-second closes a chatty client with 4006", a
   assert.equal(event.code, 4006);
   assert.equal(event.reason, "too many messages");
   assert.deepEqual(client.received, ["pong", "pong", "pong", "pong"]);
-  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
+  await eventually(() => herald.hub.connectionCount === 0, 5000, "the hub to empty");
 });
 
 test("ws-hostile: a message flood is cut off and its socket released", async () => {
   // A peer that keeps sending after Herald's close makes Deno drop the TCP connection at once,
   // so it may never read the 4006: what counts is that the socket goes.
   await using herald = await startTestHerald({ maxMessagesPerSecond: 5 });
-  const { client } = await RawWsClient.handshake(herald.wsAddr.port);
-  using _client = client;
+  using client = await RawWsPeer.handshake(herald.wsAddr.port);
   await client.sendText("flooder");
   const burst = concat(Array.from({ length: 1000 }, () => maskedFrame(0x1, encode("ping"))));
   await client.write(burst).catch(() => {});
-  await eventually(() => herald.hub.connectionCount === 0, 2000, "the hub to empty");
-  const started = Date.now();
-  while ((await stats(herald)).held_sockets! > 0) {
-    assert.ok(Date.now() - started < 7000, "the socket was never released");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await eventually(() => herald.hub.connectionCount === 0, 5000, "the hub to empty");
+  await allReleased(herald);
 });
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -261,11 +250,11 @@ test("ws-hostile: --max-unsent-total-bytes closes the slowest readers; a healthy
     maxUnsentBytes: 64 * 1024 * 1024,
     maxUnsentTotalBytes: 2 * 1024 * 1024,
   });
-  const stalled = await Promise.all([1, 2].map(() => RawWsClient.handshake(herald.wsAddr.port)));
+  const stalled = await Promise.all([1, 2].map(() => RawWsPeer.handshake(herald.wsAddr.port)));
   try {
-    for (const [i, { client }] of stalled.entries()) await client.sendText(`stalled${i}`);
+    for (const [i, client] of stalled.entries()) await client.sendText(`stalled${i}`);
     await using healthy = await TestClient.identified(herald.wsUrl, "healthy");
-    await eventually(() => herald.hub.connectionCount === 3, 2000, "identify");
+    await eventually(() => herald.hub.connectionCount === 3, 5000, "identify");
     using backend = await ControlClient.connect(herald.controlAddr);
     const data = "z".repeat(32 * 1024);
     for (let i = 0; i < 1000 && herald.hub.connectionCount > 1; i++) {
@@ -273,10 +262,10 @@ test("ws-hostile: --max-unsent-total-bytes closes the slowest readers; a healthy
     }
     assert.equal(herald.hub.connectionCount, 1, "the stalled readers are still registered");
     assert.equal(herald.hub.connectionsOf("healthy"), 1);
-    for (const { client } of stalled) assert.equal(await client.readCloseCode(), 1013);
+    for (const client of stalled) assert.equal(await client.readCloseCode(), 1013);
     assert.equal(await backend.request({ uid: "healthy", data: "fine" }), "ok");
     await healthy.waitFor(() => healthy.received.at(-1) === "fine", 10_000);
   } finally {
-    for (const { client } of stalled) client[Symbol.dispose]();
+    for (const client of stalled) client[Symbol.dispose]();
   }
 });

@@ -1,6 +1,9 @@
+import { ControlClient } from "../../tests/support/control_client.ts";
+import { freePort } from "../../tests/support/ports.ts";
+import { ServerProcess } from "../../tests/support/server_process.ts";
+import { eventually } from "../../tests/support/wait.ts";
+import { writeAll } from "../../tests/support/write_all.ts";
 import { buildBroadcastReceiver, NativeReceiver } from "./native.ts";
-import { ControlConn } from "./control.ts";
-import { canConnect, freePort } from "./ports.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -27,7 +30,7 @@ async function receiverPath(): Promise<string> {
   if (!build.ok) {
     throw new Error(
       `Cannot test the native broadcast receiver: ${build.reason}. ` +
-        "Install the test tools: deno run -A scripts/ensure_test_tools.ts",
+        "Install the bench's tools: deno run -A scripts/ensure_test_tools.ts --bench",
     );
   }
   return build.path;
@@ -37,49 +40,19 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `check` every 5 ms for up to `timeoutMs`. */
-async function eventually(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
-
 /** The benchmark's reference server as a subprocess on free ports. */
-async function startReferenceServer(): Promise<
-  { wsPort: number; controlPort: number; stop(): Promise<void> }
-> {
-  const wsPort = freePort();
-  const controlPort = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+function startReferenceServer(): Promise<ServerProcess> {
+  return ServerProcess.start({
+    command: [
+      Deno.execPath(),
       "run",
       "--allow-net",
       new URL("./reference_server.ts", import.meta.url).pathname,
-      "--ws-port",
-      String(wsPort),
-      "--control-port",
-      String(controlPort),
     ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const stop = async () => {
-    child.kill("SIGTERM");
-    await child.status;
-  };
-  const deadline = performance.now() + 30_000;
-  while (!(await canConnect(wsPort) && await canConnect(controlPort))) {
-    if (performance.now() > deadline) {
-      await stop();
-      throw new Error(`Cannot start the reference server: ports ${wsPort}/${controlPort} closed`);
-    }
-    await sleep(50);
-  }
-  return { wsPort, controlPort, stop };
+    wsPort: freePort(),
+    controlPort: freePort(),
+    readyTimeoutMs: 30_000,
+  });
 }
 
 /** One unmasked server frame; the length takes 7, 16 or 64 bits as the payload needs. */
@@ -132,9 +105,8 @@ class CraftedPeer {
     return { opcode: head[0]! & 0x0f, payload };
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) off += await this.conn.write(bytes.subarray(off));
+  write(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
   }
 
   /** Writes `bytes` in pieces cut at `cuts`, pausing so each piece arrives in its own read. */
@@ -193,22 +165,20 @@ Deno.test("NativeReceiver counts every broadcast frame on every client of the re
   const path = await receiverPath();
   const server = await startReferenceServer();
   const receiver = NativeReceiver.start({ path, port: server.wsPort });
-  const control = await ControlConn.open(server.controlPort);
+  const control = await ControlClient.connect(server.controlPort);
   try {
     await receiver.grow(150);
     await receiver.grow(200);
-    const line = encoder.encode(`{"cmd":"broadcast","data":"hello everyone"}\n`);
-    for (let i = 0; i < 10; i++) await control.write(line);
-    assertEquals(await control.replies.waitFor(10, 5000), true);
-    assertEquals(control.notOk, 0);
+    for (let i = 0; i < 10; i++) {
+      assertEquals(await control.request({ cmd: "broadcast", data: "hello everyone" }), "ok");
+    }
     assertEquals(await receiver.deliveries.waitFor(2000, 5000), true);
     // Nothing beyond one frame per client per broadcast arrives later.
     await sleep(100);
     assertEquals(receiver.deliveries.value, 2000);
     assertEquals(receiver.closedEarly, 0);
   } finally {
-    control.close();
-    await control.done;
+    control[Symbol.dispose]();
     await receiver.close();
     await server.stop();
   }
@@ -267,7 +237,7 @@ Deno.test("NativeReceiver parses split, 16-bit, 64-bit, batched and fragmented f
     await served;
     assertEquals(pong, "abc");
     assertEquals(closeReply, 4005);
-    assertEquals(await eventually(() => receiver.closedEarly === 1, 5000), true);
+    await eventually(() => receiver.closedEarly === 1, 5000, "the receiver to let go");
     await sleep(20);
     assertEquals(receiver.deliveries.value, 9);
   } finally {

@@ -12,6 +12,7 @@
  * written with one `write`.
  *
  * Usage: deno run --allow-net scripts/bench/reference_server.ts --ws-port 9001 --control-port 9002
+ *   [--host 127.0.0.1] (the flags Herald takes, so one process harness starts both)
  */
 import { parseArgs } from "node:util";
 
@@ -20,7 +21,7 @@ const { values } = parseArgs({
   options: {
     "ws-port": { type: "string", default: "1234" },
     "control-port": { type: "string", default: "5678" },
-    "hostname": { type: "string", default: "127.0.0.1" },
+    host: { type: "string", default: "127.0.0.1" },
   },
 });
 const wsPort = parsePort("--ws-port", values["ws-port"]);
@@ -29,7 +30,7 @@ const controlPort = parsePort("--control-port", values["control-port"]);
 const sockets = new Map<string, Set<WebSocket>>();
 const encoder = new TextEncoder();
 
-Deno.serve({ hostname: values.hostname, port: wsPort, onListen() {} }, (req) => {
+Deno.serve({ hostname: values.host, port: wsPort, onListen() {} }, (req) => {
   if (req.headers.get("upgrade") !== "websocket") {
     return new Response("websocket only\n", { status: 400 });
   }
@@ -144,5 +145,5 @@ function parsePort(name: string, value: string): number {
 // Exit cleanly on SIGTERM so that `--cpu-prof` gets to write its profile.
 Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
 
-const listener = Deno.listen({ hostname: "127.0.0.1", port: controlPort });
+const listener = Deno.listen({ hostname: values.host, port: controlPort });
 for await (const conn of listener) serveControl(conn);

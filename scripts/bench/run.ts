@@ -15,7 +15,8 @@
 import { parseArgs } from "node:util";
 import { readCpuSeconds, readMachineBusySeconds, round } from "./proc.ts";
 import { chooseBroadcastReceiver, parseReceiverKind, type ReceiverKind } from "./native.ts";
-import { canConnect, freePort } from "./ports.ts";
+import { freePort } from "../../tests/support/ports.ts";
+import { RUN_PERMISSIONS, ServerProcess } from "../../tests/support/server_process.ts";
 
 /** A figure that the run can execute. */
 export type FigureName = "memory" | "unicast" | "broadcast" | "latency" | "churn";
@@ -61,15 +62,6 @@ export interface RunOptions {
    * (resolved once per run, then passed to every load generator).
    */
   broadcastReceiver: ReceiverKind | undefined;
-}
-
-interface ServerProcess {
-  kind: ServerKind;
-  pid: number;
-  wsPort: number;
-  controlPort: number;
-  stop(): Promise<void>;
-  stderrTail(): string;
 }
 
 /** One reported number: reference, Herald and their ratio. */
@@ -317,7 +309,7 @@ async function measure(
     if (!out.success) {
       throw new Error(
         `Cannot measure ${figure} on ${kind}: load generator exited with ${out.code}\n` +
-          `server stderr: ${server.stderrTail()}`,
+          `server output: ${server.log.slice(-4000)}`,
       );
     }
     return JSON.parse(text.slice(text.lastIndexOf("\n") + 1)) as Result;
@@ -326,42 +318,27 @@ async function measure(
   }
 }
 
+/**
+ * A fresh server on free ports, given rather than learned from the log: Herald runs with
+ * `--log-level warning`, which does not print them.
+ */
 async function startServer(
   opts: RunOptions,
   kind: ServerKind,
   figure: FigureName,
 ): Promise<ServerProcess> {
-  const wsPort = freePort();
-  const controlPort = freePort();
   const runtimeFlags: string[] = opts.profileDir === undefined ? [] : [
     `--cpu-prof-dir=${opts.profileDir}`,
     `--cpu-prof-name=${kind}.${figure}.cpuprofile`,
     "--cpu-prof-md",
   ];
   if (opts.serverV8Flags !== undefined) runtimeFlags.push(`--v8-flags=${opts.serverV8Flags}`);
-  const args = kind === "reference"
-    ? [
-      "run",
-      ...runtimeFlags,
-      "--allow-net",
-      `${BENCH_DIR}reference_server.ts`,
-      "--ws-port",
-      String(wsPort),
-      "--control-port",
-      String(controlPort),
-    ]
-    : [
-      "run",
-      ...runtimeFlags,
-      "--allow-net",
-      "--allow-env=HERALD_*",
-      opts.heraldEntry,
-      "--host",
-      "127.0.0.1",
-      "--ws-port",
-      String(wsPort),
-      "--control-port",
-      String(controlPort),
+  const deno = [Deno.execPath(), "run", ...runtimeFlags];
+  return await ServerProcess.start({
+    command: kind === "reference"
+      ? [...deno, "--allow-net", `${BENCH_DIR}reference_server.ts`]
+      : [...deno, ...RUN_PERMISSIONS, opts.heraldEntry],
+    args: kind === "reference" ? [] : [
       "--log-level",
       "warning",
       // Every bench client comes from 127.0.0.1: the per-IP guards against hostile peers
@@ -371,58 +348,13 @@ async function startServer(
       "10000000",
       "--max-handshakes-per-ip",
       "1000000",
-    ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+    ],
+    wsPort: freePort(),
+    controlPort: freePort(),
     cwd: REPO_DIR,
     env: kind === "herald" ? opts.heraldEnv : {},
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let tail = "";
-  const drained = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) {
-      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4000);
-    }
-  })();
-  const server: ServerProcess = {
-    kind,
-    pid: child.pid,
-    wsPort,
-    controlPort,
-    stderrTail: () => tail,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already exited.
-        }
-      }, 5000);
-      await child.status;
-      clearTimeout(timer);
-      await drained;
-    },
-  };
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  while (!(await canConnect(wsPort) && await canConnect(controlPort))) {
-    if (performance.now() > deadline) {
-      await server.stop();
-      throw new Error(
-        `Cannot start ${kind}: ports ${wsPort}/${controlPort} not open after ` +
-          `${READY_TIMEOUT_MS} ms\n${tail}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return server;
+    readyTimeoutMs: READY_TIMEOUT_MS,
+  });
 }
 
 /** The reported rows of one figure: medians over repetitions, and their ratio. */

@@ -10,7 +10,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { controlQuery, freePorts, ServerProcess } from "./server.ts";
+import { controlQuery } from "../../tests/support/control_client.ts";
+import { freePort } from "../../tests/support/ports.ts";
+import { ServerProcess } from "../../tests/support/server_process.ts";
+import { writeAll } from "../../tests/support/write_all.ts";
+import { openFileCount, residentBytes } from "./process_figures.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -136,8 +140,15 @@ class Run {
     this.controlPort = controlPort;
   }
 
+  /** Starts Herald where the clients look for it; its errors are echoed as they come. */
   async startServer(): Promise<void> {
-    this.server = await ServerProcess.start(this.wsPort, this.controlPort, SERVER_ARGS);
+    this.server = await ServerProcess.start({
+      args: SERVER_ARGS,
+      wsPort: this.wsPort,
+      controlPort: this.controlPort,
+      readyTimeoutMs: 20_000,
+      echo: true,
+    });
   }
 
   whenServerUp(): Promise<void> {
@@ -313,8 +324,7 @@ class Run {
               JSON.stringify({ id, uid: slot.uid, data: { s: slot.index, p: index, n: seq } }) +
               "\n";
           }
-          let bytes = encoder.encode(batch);
-          while (bytes.length > 0) bytes = bytes.subarray(await conn.write(bytes));
+          await writeAll(conn, encoder.encode(batch));
           await sleep(0);
         }
       } catch {
@@ -438,25 +448,24 @@ function percentile(values: number[], p: number): number {
 }
 
 const started = Date.now();
-const [wsPort, controlPort] = freePorts(2) as [number, number];
-const run = new Run(SLOTS, wsPort, controlPort);
+const run = new Run(SLOTS, freePort(), freePort());
 await run.startServer();
 console.log(
   `stress: ${SLOTS} client slots, ${CONTROL_CONNECTIONS} pipelining control connections, ` +
-    `2 phases of ${PHASE_SECONDS} s, server pid ${run.server.child.pid}`,
+    `2 phases of ${PHASE_SECONDS} s, server pid ${run.server.pid}`,
 );
 try {
   // Warm-up: one short round so the baseline is the memory of a server that has seen traffic.
   await run.phase(Math.min(3, PHASE_SECONDS));
   checkZero(await settledStats(run), "after the warm-up");
-  const baseline = await run.server.rss();
-  const baselineFds = await run.server.fdCount();
+  const baseline = await residentBytes(run.server.pid);
+  const baselineFds = await openFileCount(run.server.pid);
   console.log(`baseline: RSS ${mib(baseline)}, ${baselineFds} file descriptors`);
 
   await run.phase(PHASE_SECONDS);
   checkZero(await settledStats(run), "after phase 1");
-  const after = await run.server.rss();
-  const afterFds = await run.server.fdCount();
+  const after = await residentBytes(run.server.pid);
+  const afterFds = await openFileCount(run.server.pid);
   console.log(
     `after phase 1: RSS ${mib(after)} (${after >= baseline ? "+" : ""}${
       mib(after - baseline)
@@ -468,7 +477,7 @@ try {
   // Phase 2: the same load, with a SIGKILL of the server a third of the way in.
   await run.phase(PHASE_SECONDS, PHASE_SECONDS / 3);
   checkZero(await settledStats(run), "after phase 2 (restarted server)");
-  console.log(`restarted server after phase 2: RSS ${mib(await run.server.rss())}`);
+  console.log(`restarted server after phase 2: RSS ${mib(await residentBytes(run.server.pid))}`);
 } finally {
   await run.server.stop("SIGTERM");
 }

@@ -9,8 +9,11 @@ import type { Frame, WireProtocol } from "../publication.ts";
 import type { UnsentBudget, UnsentHolder } from "./unsent_budget.ts";
 
 const log = getLogger(["herald", "ws"]);
-/** Native memory one queued frame costs in Deno 2.9.6 beyond its payload, measured. */
-const FRAME_OVERHEAD_BYTES = 1400;
+/**
+ * Native memory one queued frame costs in Deno 2.9.6 beyond its payload, measured; exported for
+ * tests/deno_runtime_test.ts, which re-measures it (scripts/measure_frame_overhead.ts).
+ */
+export const FRAME_OVERHEAD_BYTES = 1400;
 /** Marks a socket keeps to count its unsent frames: a slow reader is closed after ~16 checks. */
 const MAX_MARKS = 32;
 /** Read once: Deno's `WebSocket` global is a getter, a call on every send otherwise. */

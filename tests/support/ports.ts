@@ -1,12 +1,13 @@
 /**
- * Loopback ports for the benchmark's servers: a free one to listen on, and whether one listens.
+ * Loopback ports: a free one to give a server that cannot listen on port 0, and whether one
+ * listens yet.
  * @module
  */
 
 /** A port free on 127.0.0.1 right now (the OS picks it; another process may take it later). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
+  const { port } = listener.addr;
   listener.close();
   return port;
 }
