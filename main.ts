@@ -123,7 +123,8 @@ function logWarnings(warnings: readonly string[]): void {
 function logNofileLimit(config: Config, env: Record<string, string | undefined>): void {
   const limit = readNofileLimit(env);
   if (!limit.known) {
-    log.info("Open-file limit (RLIMIT_NOFILE) unknown: {why}", { why: limit.why });
+    // Deno asks for --allow-all to read /proc/self/limits, so this is the usual case from source.
+    log.info("Open-file limit not checked: {why}", { why: limit.why });
     return;
   }
   log.info("Open-file limit (RLIMIT_NOFILE soft): {soft} (from {source})", { ...limit });

@@ -316,7 +316,9 @@ export function loadConfig(
     try {
       content = readTextFile(file);
     } catch (error) {
-      throw new RangeError(`${prefix} ${source} ${file} cannot be read: ${readErrorReason(error)}`);
+      throw new RangeError(
+        `${prefix} ${source} ${file} cannot be read: ${readErrorReason(error, file)}`,
+      );
     }
     // Editors and `echo` end files with a newline that is no part of the secret.
     content = content.replace(/\r?\n$/, "");
@@ -425,7 +427,9 @@ function readConfigFile(
   try {
     text = readTextFile(path);
   } catch (error) {
-    throw new RangeError(`${prefix} --config ${path} cannot be read: ${readErrorReason(error)}`);
+    throw new RangeError(
+      `${prefix} --config ${path} cannot be read: ${readErrorReason(error, path)}`,
+    );
   }
   let parsed: unknown;
   try {

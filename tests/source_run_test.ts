@@ -1,0 +1,104 @@
+/**
+ * Running from source the way the README says: `deno task start` with flags appended, with a
+ * `--config` file (flag or HERALD_CONFIG) outside the repository, and the start-up log's tone.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { CLOSE } from "../src/errors.ts";
+import { test, TestClient } from "./helpers.ts";
+import { HeraldProcess, MAIN, RUN_PERMISSIONS, runCommand, tempDir } from "./herald_process.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+const SECRET = "source-run-Zx7Pm3Vn8Rt5Yb1CHk2w9Lq4Wd6";
+
+/**
+ * `deno task <task>` from the repository; disposing sends SIGTERM first, which deno task passes
+ * on, so no Herald outlives a failed test.
+ */
+async function startTask(
+  task: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<HeraldProcess> {
+  const herald = await HeraldProcess.start({
+    command: [Deno.execPath(), "task", task],
+    args,
+    env,
+    cwd: ROOT,
+  });
+  const dispose = herald[Symbol.asyncDispose].bind(herald);
+  herald[Symbol.asyncDispose] = async () => {
+    try {
+      herald.signal("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+    await herald.exit();
+    await dispose();
+  };
+  return herald;
+}
+
+async function assertTokenMode(herald: HeraldProcess): Promise<void> {
+  await using client = new TestClient(`ws://127.0.0.1:${herald.wsPort}/`);
+  await client.open();
+  client.socket.send("a-plain-uid");
+  assert.equal((await client.closeEvent()).code, CLOSE.invalidToken.code, "the file's secret");
+}
+
+test("deno task start reads a --config file, or HERALD_CONFIG's, from anywhere", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/herald.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ secret: SECRET }));
+  for (const [args, env] of [[["--config", file], {}], [[], { HERALD_CONFIG: file }]] as const) {
+    await using herald = await startTask("start", args, env);
+    await assertTokenMode(herald);
+    herald.signal("SIGTERM");
+    assert.equal((await herald.exit()).code, 0, herald.log);
+  }
+});
+
+test("without read permission, the error says what to do when running from source", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/herald.json`;
+  await Deno.writeTextFile(file, "{}");
+  const run = await runCommand(Deno.execPath(), [
+    "run",
+    ...RUN_PERMISSIONS,
+    MAIN,
+    "--config",
+    file,
+  ]);
+  assert.equal(run.code, 2);
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `--config ${file} cannot be read: no read permission: running from source, ` +
+        `add --allow-read=${file} to the deno run line \\(deno task start and dev allow reading\\)`,
+    ),
+  );
+  assert.doesNotMatch(run.stderr, /compiled/);
+});
+
+test("the README's `deno task start` with flags appended runs as written", async () => {
+  const line = README.match(/ task start (--[^#\n]*?)\s+#/)?.[1];
+  assert.ok(line !== undefined, "the README shows deno task start with flags");
+  // The documented ports may be taken on a shared machine: port 0 stands in for each.
+  const args = line.split(/\s+/).map((word) => /^\d{4,5}$/.test(word) ? "0" : word);
+  await using herald = await startTask("start", args);
+  await using _client = await TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, "u");
+  herald.signal("SIGTERM");
+  assert.equal((await herald.exit()).code, 0, herald.log);
+});
+
+test("a start from source logs the unknown open-file limit in one calm line", async () => {
+  await using herald = await HeraldProcess.start();
+  const lines = herald.lines.filter((l) => l.includes("Open-file limit"));
+  assert.equal(lines.length, 1, herald.log);
+  assert.match(lines[0]!, /\bINF\b|"level":"INFO"/);
+  assert.ok(lines[0]!.length < 140, lines[0]);
+  assert.doesNotMatch(lines[0]!, /--allow-all|cannot/i);
+  herald.signal("SIGTERM");
+  assert.equal((await herald.exit()).code, 0, herald.log);
+});
