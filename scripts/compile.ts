@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { VERSION } from "../src/version.ts";
 
 /** Folders and files the binary may read: where its config file and TLS files live. */
 export const DEFAULT_READ_PATHS = ["/etc/herald"];
@@ -79,10 +80,41 @@ async function compile(args: string[]): Promise<number> {
           " binary for the target (see docs/deployment.md).",
       );
     }
-    return status.code;
+    if (!status.success) return status.code;
   } finally {
     await Deno.remove(buildDir, { recursive: true });
   }
+  return await verify(output, target);
+}
+
+/**
+ * Runs the binary just built: `deno compile` exits 0 whatever DENORT_BIN names, and with the
+ * `deno` command line as runtime the result is that command line, not Herald.
+ */
+async function verify(output: string, target: string | undefined): Promise<number> {
+  if (target !== undefined && target !== Deno.build.target) {
+    console.log(`Not run: a ${target} binary cannot run here; check its --version on the target.`);
+    return 0;
+  }
+  const run = await new Deno.Command(output, {
+    args: ["--version"],
+    stdin: "null",
+    stderr: "null",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const version = new TextDecoder().decode(run.stdout).split("\n")[0]!.trim();
+  const expected = new RegExp(`^herald ${VERSION.replaceAll(".", "\\.")} \\(.*compiled binary\\)$`);
+  if (run.success && expected.test(version)) {
+    console.log(`Built ${version}`);
+    return 0;
+  }
+  await Deno.remove(output).catch(() => {});
+  console.error(
+    `Cannot build: ${output} is not Herald: its --version printed ${JSON.stringify(version)}. ` +
+      `DENORT_BIN must name a denort binary (the runtime only, not deno) of Deno ` +
+      `${Deno.version.deno}; the output was removed.`,
+  );
+  return 1;
 }
 
 if (import.meta.main) Deno.exit(await compile(Deno.args));

@@ -17,6 +17,16 @@ if [ ! -x "$binary" ]; then
   echo "Cannot install: $binary is not an executable; run 'deno task compile' first" >&2
   exit 1
 fi
+# A binary built with DENORT_BIN pointing at deno itself is the deno command line, not Herald.
+version=$("$binary" --version 2>/dev/null | head -n 1 || true)
+case "$version" in
+  "herald "*) ;;
+  *)
+    echo "Cannot install: $binary is not Herald: its --version printed \"$version\";" \
+      "build it with 'deno task compile'" >&2
+    exit 1
+    ;;
+esac
 
 group=root
 if [ -z "$root" ]; then
