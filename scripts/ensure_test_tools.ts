@@ -8,6 +8,9 @@
 /** Program → Debian package that provides it. */
 const TOOLS: Record<string, string> = {
   php: "php-cli",
+  // Run the token-minting examples (tests/token_snippets_test.ts).
+  node: "nodejs",
+  python3: "python3",
   openssl: "openssl",
   // Builds the bench's native broadcast receiver (scripts/bench/native_test.ts).
   gcc: "gcc",
