@@ -80,6 +80,11 @@ test("the bundle's systemd drop-in runs the same line under sh, and verifies wit
     bundleRunLine(INSTALLED_BUNDLE, DEFAULT_READ_PATHS),
     "the drop-in runs what deno task bundle prints",
   );
+  const deployment = await Deno.readTextFile(`${ROOT}docs/deployment.md`);
+  assert.ok(
+    deployment.includes(bundleRunLine(INSTALLED_BUNDLE, DEFAULT_READ_PATHS)),
+    "docs/deployment.md shows the same line",
+  );
   await using herald = await startShell(
     `ulimit -Sn 4096 && ${execStart.replace(INSTALLED_BUNDLE, file)}`,
     build.path,

@@ -6,10 +6,12 @@
 import assert from "node:assert/strict";
 import { CLOSE } from "../src/errors.ts";
 import { test, TestClient } from "./helpers.ts";
+import { dirname } from "node:path";
 import { HeraldProcess, MAIN, RUN_PERMISSIONS, runCommand, tempDir } from "./herald_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+const DEPLOYMENT = await Deno.readTextFile(new URL("../docs/deployment.md", import.meta.url));
 const SECRET = "source-run-Zx7Pm3Vn8Rt5Yb1CHk2w9Lq4Wd6";
 
 /**
@@ -101,4 +103,29 @@ test("a start from source logs the unknown open-file limit in one calm line", as
   assert.doesNotMatch(lines[0]!, /--allow-all|cannot/i);
   herald.signal("SIGTERM");
   assert.equal((await herald.exit()).code, 0, herald.log);
+});
+
+test("docs/deployment.md's supervisor command runs Herald itself: SIGTERM to its PID drains it", async () => {
+  const line = DEPLOYMENT.match(/^exec deno run .* main\.ts$/m)?.[0];
+  assert.ok(line !== undefined, "docs/deployment.md shows the exec deno run line");
+  const cmd = DEPLOYMENT.match(/^CMD (\[.*\])$/m)?.[1];
+  assert.ok(cmd !== undefined, "docs/deployment.md shows a Dockerfile CMD");
+  assert.deepEqual(JSON.parse(cmd), line.replace(/^exec /, "").replaceAll("'", "").split(" "));
+
+  await using herald = await HeraldProcess.start({
+    command: ["/bin/sh", "-c", `${line} "$@"`, "sh"],
+    env: { PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` },
+    cwd: ROOT,
+  });
+  const pid = Number((await herald.waitForLog(/starting \(commit \S+, pid (\d+)\)/))[1]);
+  assert.equal(pid, herald.child.pid, "the supervisor's child is Herald, not a wrapper");
+  herald.signal("SIGTERM");
+  assert.equal((await herald.exit()).code, 0, herald.log);
+  assert.match(herald.log, /SIGTERM: shutting down/);
+
+  for (const unit of ["herald.service", "herald-bundle.conf"]) {
+    const text = await Deno.readTextFile(`${ROOT}scripts/${unit}`);
+    assert.match(text, /^ExecStart=\/bin\/sh -c '[^']* exec [^']*'$/m, unit);
+    assert.doesNotMatch(text, /^ExecStart=.*(npx|deno task)/m, unit);
+  }
 });

@@ -55,3 +55,20 @@ for (const [program, file, pkg] of SNIPPETS) {
     assert.match(usage.stderr, /^usage: HERALD_SECRET=/);
   });
 }
+
+test("tokens: the README's PHP snippet mints a token Herald accepts", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const snippet = readme.match(/```php\n(function base64url[\s\S]*?)```/)?.[1];
+  assert.ok(snippet !== undefined, "the README shows herald_token() in PHP");
+  const code = `${snippet}\necho herald_token(getenv('HERALD_SECRET'), 'readme-user', 60, ['g']);`;
+  await using herald = await startTestHerald({ secret: SECRET });
+  const minted = await runCommand("php", ["-r", code], { env: { HERALD_SECRET: SECRET } });
+  assert.equal(minted.code, 0, minted.stderr);
+  await using browser = new TestClient(herald.wsUrl);
+  await browser.open();
+  browser.socket.send(JSON.stringify({ token: minted.stdout.trim() }));
+  assert.equal(await browser.next(), JSON.stringify({ event: "identified", uid: "readme-user" }));
+  using control = await ControlClient.connect(herald.controlAddr);
+  assert.equal(await control.request({ cmd: "publish", group: "g", data: "hi" }), "ok");
+  assert.equal(await browser.next(), "hi");
+});
