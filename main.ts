@@ -40,6 +40,7 @@ async function main(build: BuildInfo): Promise<number> {
     commit: build.commit,
     pid: Deno.pid,
   });
+  logWarnings(loaded.warnings);
   logNofileLimit(config, env);
 
   // Listen before starting: SIGHUP's default action would end the process, and systemd may send
@@ -54,7 +55,10 @@ async function main(build: BuildInfo): Promise<number> {
       if (herald === undefined) return log.warn("SIGHUP before start-up finished: ignored");
       try {
         const next = loadConfig(Deno.args, env, { action: "reload" });
-        if (next.kind === "run") config = await reloadHerald(herald, config, next.config);
+        if (next.kind === "run") {
+          logWarnings(next.warnings);
+          config = await reloadHerald(herald, config, next.config);
+        }
       } catch (error) {
         log.error("Reload refused, the running config stays: {message}", {
           message: (error as Error).message,
@@ -110,11 +114,17 @@ async function main(build: BuildInfo): Promise<number> {
   }
 }
 
+/** Logs what loading the config found questionable but allowed (weak secrets, secret flags). */
+function logWarnings(warnings: readonly string[]): void {
+  for (const warning of warnings) log.warn("{warning}", { warning });
+}
+
 /** Logs the open-file limit and warns when it cannot hold --max-connections sockets. */
 function logNofileLimit(config: Config, env: Record<string, string | undefined>): void {
   const limit = readNofileLimit(env);
   if (!limit.known) {
-    log.info("Open-file limit (RLIMIT_NOFILE) unknown: {why}", { why: limit.why });
+    // Deno asks for --allow-all to read /proc/self/limits, so this is the usual case from source.
+    log.info("Open-file limit not checked: {why}", { why: limit.why });
     return;
   }
   log.info("Open-file limit (RLIMIT_NOFILE soft): {soft} (from {source})", { ...limit });

@@ -9,20 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-
-/** Folders and files the binary may read: where its config file and TLS files live. */
-export const DEFAULT_READ_PATHS = ["/etc/herald"];
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function git(...args: string[]): Promise<string> {
-  try {
-    const output = await new Deno.Command("git", { args, cwd: ROOT, stderr: "null" }).output();
-    return output.success ? new TextDecoder().decode(output.stdout).trim() : "";
-  } catch {
-    return ""; // No git: the build is still fine, only less traceable.
-  }
-}
+import { DEFAULT_READ_PATHS, heraldVersion, ROOT, writeBuildEntry } from "./build_entry.ts";
 
 async function compile(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -37,19 +24,8 @@ async function compile(args: string[]): Promise<number> {
   const target = values.target;
   const output = values.output ?? `${ROOT}dist/herald${target === undefined ? "" : `-${target}`}`;
   const readPaths = values["allow-read"]?.split(",").filter((p) => p !== "") ?? DEFAULT_READ_PATHS;
-  const commit = await git("rev-parse", "--short=12", "HEAD") || "unknown";
-  const dirty = (await git("status", "--porcelain", "--untracked-files=no")) !== "";
-  const build = { commit: dirty ? `${commit}-dirty` : commit, date: new Date().toISOString() };
-
-  // A generated entry passes the build facts to main.ts; nothing in the source tree changes.
-  await Deno.mkdir(`${ROOT}dist`, { recursive: true });
-  const buildDir = await Deno.makeTempDir({ dir: `${ROOT}dist`, prefix: ".build-" });
-  const entry = `${buildDir}/herald.ts`;
-  await Deno.writeTextFile(
-    entry,
-    `import { run } from ${JSON.stringify(`${ROOT}main.ts`)};\n` +
-      `await run(${JSON.stringify(build)});\n`,
-  );
+  await using entry = await writeBuildEntry("compiled binary");
+  const build = entry.build;
   const compileArgs = [
     "compile",
     "--unstable-net", // SO_REUSEPORT under TLS, for the certificate hand-over on reload.
@@ -60,7 +36,7 @@ async function compile(args: string[]): Promise<number> {
     ...target === undefined ? [] : ["--target", target],
     "--output",
     output,
-    entry,
+    entry.path,
   ];
   const runtime = Deno.env.get("DENORT_BIN");
   console.log(
@@ -70,19 +46,39 @@ async function compile(args: string[]): Promise<number> {
       }\n` +
       `  permissions: net, env HERALD_*, read ${readPaths.join(",") || "nothing"}`,
   );
-  try {
-    const status = await new Deno.Command(Deno.execPath(), { args: compileArgs, cwd: ROOT })
-      .spawn().status;
-    if (!status.success && runtime === undefined) {
-      console.error(
-        "Could not build. Offline? Point DENORT_BIN at a denort " + Deno.version.deno +
-          " binary for the target (see docs/deployment.md).",
-      );
-    }
-    return status.code;
-  } finally {
-    await Deno.remove(buildDir, { recursive: true });
+  const status = await new Deno.Command(Deno.execPath(), { args: compileArgs, cwd: ROOT })
+    .spawn().status;
+  if (!status.success && runtime === undefined) {
+    console.error(
+      "Could not build. Offline? Point DENORT_BIN at a denort " + Deno.version.deno +
+        " binary for the target (see docs/deployment.md), or use deno task bundle.",
+    );
   }
+  if (!status.success) return status.code;
+  return await verify(output, target);
+}
+
+/**
+ * Runs the binary just built: `deno compile` exits 0 whatever DENORT_BIN names, and with the
+ * `deno` command line as runtime the result is that command line, not Herald.
+ */
+async function verify(output: string, target: string | undefined): Promise<number> {
+  if (target !== undefined && target !== Deno.build.target) {
+    console.log(`Not run: a ${target} binary cannot run here; check its --version on the target.`);
+    return 0;
+  }
+  const { ok, version } = await heraldVersion([output], "compiled binary");
+  if (ok) {
+    console.log(`Built ${version}`);
+    return 0;
+  }
+  await Deno.remove(output).catch(() => {});
+  console.error(
+    `Cannot build: ${output} is not Herald: its --version printed ${JSON.stringify(version)}. ` +
+      `DENORT_BIN must name a denort binary (the runtime only, not deno) of Deno ` +
+      `${Deno.version.deno}; the output was removed.`,
+  );
+  return 1;
 }
 
 if (import.meta.main) Deno.exit(await compile(Deno.args));

@@ -8,6 +8,9 @@
 /** Program → Debian package that provides it, for `deno task test`. */
 const TEST_TOOLS: Record<string, string> = {
   php: "php-cli",
+  // Run the token-minting examples (tests/token_snippets_test.ts).
+  node: "nodejs",
+  python3: "python3",
   openssl: "openssl",
 };
 

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { readErrorReason } from "./read_error.ts";
+import { secretRefusal, type SecretUse, secretWeakness } from "./secret_policy.ts";
 
 /** How log records are written. */
 export type LogFormat = "text" | "json";
@@ -24,10 +25,18 @@ export interface Config {
   readonly controlPort: number;
   /** HS256 secret for client tokens; undefined means open mode (the first message is the uid). */
   readonly secret: string | undefined;
+  /** The file `secret` was read from, if any; SIGHUP reads it again. */
+  readonly secretFile: string | undefined;
   /** Older HS256 secrets still accepted, so tokens signed before a rotation keep working. */
   readonly previousSecrets: readonly string[];
   /** Shared secret the control client must send first; undefined means no control auth. */
   readonly controlSecret: string | undefined;
+  /** The file `controlSecret` was read from, if any; SIGHUP reads it again. */
+  readonly controlSecretFile: string | undefined;
+  /** A reload may drop `secret` (open mode); without it such a reload is refused. */
+  readonly allowOpenMode: boolean;
+  /** A reload may drop `controlSecret`; without it such a reload is refused. */
+  readonly allowOpenControl: boolean;
   /** Seconds a new WebSocket may take to identify. */
   readonly authTimeoutSeconds: number;
   /** Seconds of peer silence before the socket is dropped (a ping goes out at half). */
@@ -78,15 +87,18 @@ export interface Config {
   readonly configFile: string | undefined;
 }
 
-/** What the command line asked for: a configuration to run, or a text to print. */
+/**
+ * What the command line asked for: a configuration to run, with warnings to log about it (they
+ * name settings, never secret values), or a text to print.
+ */
 export type LoadedConfig =
-  | { readonly kind: "run"; readonly config: Config }
+  | { readonly kind: "run"; readonly config: Config; readonly warnings: readonly string[] }
   | { readonly kind: "help" }
   | { readonly kind: "version" };
 
 /** How {@linkcode loadConfig} reads the config file, and what its errors say it was doing. */
 export interface LoadConfigOptions {
-  /** Reads the file named by `--config`. @default Deno.readTextFileSync */
+  /** Reads the files named by `--config` and the secret files. @default Deno.readTextFileSync */
   readonly readTextFile?: (path: string) => string;
   /** Starts error messages: "Cannot start: …" or "Cannot reload: …". @default "start" */
   readonly action?: "start" | "reload";
@@ -101,6 +113,10 @@ interface OptionSpec {
   readonly list?: true;
   /** One comma-separated value as a flag or variable; a string or string array in the file. */
   readonly commaSeparated?: true;
+  /** A flag without a value; `true`/`false` in the environment and the file. */
+  readonly boolean?: true;
+  /** A secret or where one comes from: an empty environment variable is an error, not unset. */
+  readonly secret?: true;
 }
 
 const OPTIONS = {
@@ -108,16 +124,43 @@ const OPTIONS = {
   wsPort: opt("ws-port", "WebSocket port (0 = any free port)", "1234"),
   controlHost: opt("control-host", "Interface for the control port", "127.0.0.1"),
   controlPort: opt("control-port", "Control port (0 = any free port)", "5678"),
-  secret: opt("secret", "HS256 secret for client tokens (unset = open mode)", undefined),
+  secret: {
+    ...opt("secret", "HS256 secret for client tokens, 32+ bytes (unset = open mode)", undefined),
+    secret: true,
+  },
+  secretFile: {
+    ...opt("secret-file", "File holding --secret (read at start and on SIGHUP)", undefined),
+    secret: true,
+  },
   previousSecrets: {
     ...opt("previous-secret", "Older token secret still accepted (repeatable)", undefined),
     list: true,
+    secret: true,
   },
-  controlSecret: opt(
-    "control-secret",
-    'Secret the control client sends first as {"auth":"..."}',
-    undefined,
-  ),
+  controlSecret: {
+    ...opt("control-secret", 'Secret the control client sends first as {"auth":"..."}', undefined),
+    secret: true,
+  },
+  controlSecretFile: {
+    ...opt(
+      "control-secret-file",
+      "File holding --control-secret (read again on SIGHUP)",
+      undefined,
+    ),
+    secret: true,
+  },
+  allowOpenMode: {
+    ...opt(
+      "allow-open-mode",
+      "Let a reload drop --secret (then any page may claim any uid)",
+      "false",
+    ),
+    boolean: true,
+  },
+  allowOpenControl: {
+    ...opt("allow-open-control", "Let a reload drop --control-secret", "false"),
+    boolean: true,
+  },
   authTimeoutSeconds: opt("auth-timeout", "Seconds a new socket may take to identify", "10"),
   idleTimeoutSeconds: opt("idle-timeout", "Seconds of peer silence before a drop", "30"),
   tokenLeewaySeconds: opt("token-leeway", "Seconds of clock skew allowed on exp/nbf", "0"),
@@ -194,18 +237,28 @@ export function loadConfig(
   if (parsed.values.version) return { kind: "version" };
 
   const fromFlagOrEnv = (key: keyof Config): Raw | undefined => {
-    const spec = OPTIONS[key];
+    const spec: OptionSpec = OPTIONS[key];
     const flagValue = parsed.values[spec.flag];
     if (typeof flagValue === "string") return { value: flagValue, source: `--${spec.flag}` };
+    if (typeof flagValue === "boolean") {
+      return { value: String(flagValue), source: `--${spec.flag}` };
+    }
     if (Array.isArray(flagValue)) return { value: flagValue.map(String), source: `--${spec.flag}` };
     const envValue = env[spec.env];
+    // `HERALD_SECRET=` in an env file is a mistake, not a wish for open mode.
+    if (envValue === "" && spec.secret) {
+      throw new RangeError(
+        `${prefix} ${spec.env} is set but empty: unset it to run without it, or give the secret`,
+      );
+    }
     if (envValue !== undefined && envValue !== "") return { value: envValue, source: spec.env };
     return undefined;
   };
+  const readTextFile = options.readTextFile ?? Deno.readTextFileSync;
   const configFile = fromFlagOrEnv("configFile")?.value as string | undefined;
   const file = configFile === undefined
     ? new Map<string, Raw>()
-    : readConfigFile(configFile, options.readTextFile ?? Deno.readTextFileSync, prefix);
+    : readConfigFile(configFile, readTextFile, prefix);
 
   const raw = (key: keyof Config): Raw => {
     const spec = OPTIONS[key];
@@ -223,15 +276,68 @@ export function loadConfig(
     const values = Array.isArray(value) ? value : value.split(",");
     return { values: values.map((v) => v.trim()).filter((v) => v !== ""), source };
   };
-  const checkSecret = (value: string, source: string): string => {
-    if (value.length < 16) {
-      throw new RangeError(`${prefix} ${source} must be at least 16 characters long`);
+  const warnings: string[] = [];
+  const checkSecret = (use: SecretUse, value: string, source: string): string => {
+    const refusal = secretRefusal(use, value);
+    if (refusal !== undefined) throw new RangeError(`${prefix} ${source} ${refusal}`);
+    const weakness = secretWeakness(value);
+    if (weakness !== undefined) {
+      warnings.push(
+        `${source} looks weak: ${weakness}; use a random one (openssl rand -base64 48)`,
+      );
     }
     return value;
   };
-  const secretOf = (key: "secret" | "controlSecret"): string | undefined => {
+  const warnIfFlag = (key: keyof Config, source: string) => {
+    if (source !== `--${OPTIONS[key].flag}`) return;
+    const spec = OPTIONS[key];
+    warnings.push(
+      `${source} on the command line is visible to every local user (ps): in production use ` +
+        `${spec.env}, the --config file${
+          key === "previousSecrets" ? "" : ` or --${spec.flag}-file`
+        }`,
+    );
+  };
+  /** A secret given directly or through its file, never both. */
+  const secretOf = (
+    use: SecretUse,
+    key: "secret" | "controlSecret",
+    fileKey: "secretFile" | "controlSecretFile",
+  ): { value: string | undefined; file: string | undefined } => {
     const value = text(key);
-    return value === undefined ? undefined : checkSecret(value, raw(key).source);
+    const file = text(fileKey);
+    if (value !== undefined && file !== undefined) {
+      throw new RangeError(
+        `${prefix} set ${flagOf(key)} or ${flagOf(fileKey)}, not both: ` +
+          `${raw(key).source} and ${raw(fileKey).source}`,
+      );
+    }
+    if (value !== undefined) {
+      checkSecret(use, value, raw(key).source);
+      warnIfFlag(key, raw(key).source);
+      return { value, file };
+    }
+    if (file === undefined) return { value: undefined, file };
+    const source = raw(fileKey).source;
+    let content: string;
+    try {
+      content = readTextFile(file);
+    } catch (error) {
+      throw new RangeError(
+        `${prefix} ${source} ${file} cannot be read: ${readErrorReason(error, file)}`,
+      );
+    }
+    // Editors and `echo` end files with a newline that is no part of the secret.
+    content = content.replace(/\r?\n$/, "");
+    return { value: checkSecret(use, content, `the secret in ${source} ${file}`), file };
+  };
+  const bool = (key: keyof Config): boolean => {
+    const value = text(key);
+    if (value === "true" || value === "1") return true;
+    if (value === "false" || value === "0") return false;
+    throw new RangeError(
+      `${prefix} ${raw(key).source} must be true or false: current value is ${value}`,
+    );
   };
   const int = (key: keyof Config, min: number, max: number): number => {
     const value = text(key);
@@ -255,7 +361,11 @@ export function loadConfig(
     }
     return found;
   };
+  const secret = secretOf("token", "secret", "secretFile");
   const previous = list("previousSecrets");
+  for (const value of previous.values) checkSecret("token", value, previous.source);
+  if (previous.values.length > 0) warnIfFlag("previousSecrets", previous.source);
+  const controlSecret = secretOf("control", "controlSecret", "controlSecretFile");
   const origins = list("allowedOrigins").values;
   const proxies = list("trustedProxies").values;
   const tlsCert = text("tlsCert") || undefined;
@@ -271,9 +381,13 @@ export function loadConfig(
     wsPort: int("wsPort", 0, 65535),
     controlHost: text("controlHost") ?? "",
     controlPort: int("controlPort", 0, 65535),
-    secret: secretOf("secret"),
-    previousSecrets: Object.freeze(previous.values.map((v) => checkSecret(v, previous.source))),
-    controlSecret: secretOf("controlSecret"),
+    secret: secret.value,
+    secretFile: secret.file,
+    previousSecrets: Object.freeze(previous.values),
+    controlSecret: controlSecret.value,
+    controlSecretFile: controlSecret.file,
+    allowOpenMode: bool("allowOpenMode"),
+    allowOpenControl: bool("allowOpenControl"),
     authTimeoutSeconds: int("authTimeoutSeconds", 1, 3600),
     idleTimeoutSeconds: int("idleTimeoutSeconds", 2, 3600),
     tokenLeewaySeconds: int("tokenLeewaySeconds", 0, 3600),
@@ -302,7 +416,7 @@ export function loadConfig(
   if (config.secret === undefined && config.previousSecrets.length > 0) {
     throw new RangeError(`${prefix} --secret must be set when ${previous.source} is set`);
   }
-  return { kind: "run", config: Object.freeze(config) };
+  return { kind: "run", config: Object.freeze(config), warnings: Object.freeze(warnings) };
 }
 
 /** A setting's raw value and where it came from, for error messages. */
@@ -321,7 +435,9 @@ function readConfigFile(
   try {
     text = readTextFile(path);
   } catch (error) {
-    throw new RangeError(`${prefix} --config ${path} cannot be read: ${readErrorReason(error)}`);
+    throw new RangeError(
+      `${prefix} --config ${path} cannot be read: ${readErrorReason(error, path)}`,
+    );
   }
   let parsed: unknown;
   try {
@@ -346,7 +462,10 @@ function readConfigFile(
   for (const [key, value] of Object.entries(parsed)) {
     const source = `"${key}" in ${path}`;
     const spec = specs.get(key)!;
-    if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) {
+    if (
+      typeof value === "string" || (typeof value === "number" && Number.isFinite(value)) ||
+      (spec.boolean && typeof value === "boolean")
+    ) {
       values.set(key, { value: String(value), source });
     } else if (
       (spec.list || spec.commaSeparated) &&
@@ -356,8 +475,12 @@ function readConfigFile(
       values.set(key, { value: value as string[], source });
     } else if (value !== null) {
       throw new RangeError(
-        `${prefix} ${source} must be a ${
-          spec.list || spec.commaSeparated ? "string or an array of strings" : "string or a number"
+        `${prefix} ${source} must be ${
+          spec.boolean
+            ? "true or false"
+            : spec.list || spec.commaSeparated
+            ? "a string or an array of strings"
+            : "a string or a number"
         }: current value is ${JSON.stringify(value)}`,
       );
     }
@@ -374,7 +497,9 @@ function parseFlags(args: readonly string[], prefix: string) {
     version: { type: "boolean", short: "V" },
   };
   for (const spec of Object.values(OPTIONS) as OptionSpec[]) {
-    options[spec.flag] = spec.list ? { type: "string", multiple: true } : { type: "string" };
+    options[spec.flag] = spec.list
+      ? { type: "string", multiple: true }
+      : { type: spec.boolean ? "boolean" : "string" };
   }
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: false });

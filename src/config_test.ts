@@ -44,7 +44,7 @@ Deno.test("loadConfig() names the setting and the value it refuses", () => {
     /HERALD_MAX_CONNECTIONS must be an integer/,
   );
   assert.throws(() => loadConfig(["--log-level", "loud"], {}), /--log-level must be one of/);
-  assert.throws(() => loadConfig(["--secret", "short"], {}), /--secret must be at least 16/);
+  assert.throws(() => loadConfig(["--secret", "short"], {}), /--secret must be at least 32 bytes/);
   assert.throws(() => loadConfig(["--bogus"], {}), /Cannot start: Unknown option '--bogus'/);
 });
 
@@ -73,7 +73,7 @@ Deno.test("loadConfig() ranks flag > HERALD_* > --config file > default", () => 
 });
 
 Deno.test("loadConfig() reads secret lists from repeated flags, a comma list, or a JSON array", () => {
-  const [a, b, c] = ["a".repeat(16), "b".repeat(16), "c".repeat(16)];
+  const [a, b, c] = ["a".repeat(32), "b".repeat(32), "c".repeat(32)];
   const secrets = (args: string[], env: Record<string, string>, file: unknown = {}) => {
     const loaded = loadConfig(["--secret", c, ...args], env, withFile(file));
     return loaded.kind === "run" ? loaded.config.previousSecrets : assert.fail();
@@ -90,7 +90,7 @@ Deno.test("loadConfig() reads secret lists from repeated flags, a comma list, or
   );
   assert.throws(
     () => loadConfig(["--secret", c, "--previous-secret", "short"], {}),
-    /--previous-secret must be at least 16 characters/,
+    /--previous-secret must be at least 32 bytes/,
   );
 });
 
@@ -185,4 +185,144 @@ Deno.test("loadConfig() takes comma-separated settings as arrays in the file, an
     () => loadConfig(["--config", "h.json"], {}, withFile({ "ws-port": ["1", "2"] })),
     /"ws-port" in h.json must be a string or a number/,
   );
+});
+
+/** Reads from an in-memory map of path → text, failing like the file system for other paths. */
+function withFiles(files: Record<string, string>) {
+  return {
+    readTextFile: (path: string) => {
+      const text = files[path];
+      if (text === undefined) throw new Deno.errors.NotFound(`No such file: ${path}`);
+      return text;
+    },
+  };
+}
+
+/** A secret that passes every check, as `openssl rand -base64 48` would give. */
+const GOOD = "vQ3+Zr8kXw1mN0pL7sYt2bHc9dFg4jKa6eUo5iRq/TzW";
+const GOOD_CONTROL = "Hk2w9Lq4Zx7Pm3Vn8Rt5Yb1C";
+
+Deno.test("loadConfig() refuses a token secret under 32 bytes, counting bytes (RFC 7518)", () => {
+  assert.throws(
+    () => loadConfig(["--secret", GOOD.slice(0, 31)], {}),
+    new RangeError(
+      "Cannot start: --secret must be at least 32 bytes (RFC 7518: an HS256 key has 256 bits " +
+        "or more): current length is 31 bytes",
+    ),
+  );
+  assert.equal(configOf(["--secret", GOOD.slice(0, 32)]).secret, GOOD.slice(0, 32));
+  // 16 characters of two bytes each are 32 bytes.
+  assert.equal(configOf(["--secret", "éàüöçñßøåæœłžšđč"]).secret?.length, 16);
+  assert.throws(
+    () => loadConfig(["--secret", GOOD, "--previous-secret", GOOD.slice(0, 20)], {}),
+    /--previous-secret must be at least 32 bytes/,
+  );
+  assert.throws(() => loadConfig(["--control-secret", "x".repeat(15)], {}), /at least 16 char/);
+});
+
+const EXAMPLE = new URL("../scripts/herald.json.example", import.meta.url).pathname;
+
+Deno.test("loadConfig() refuses scripts/herald.json.example's placeholders, at start and on reload", () => {
+  assert.throws(
+    () => loadConfig(["--config", EXAMPLE], {}),
+    /^RangeError: Cannot start: "secret" in .*herald\.json\.example is the placeholder/,
+  );
+  assert.throws(
+    () => loadConfig(["--config", EXAMPLE], { HERALD_SECRET: GOOD }, { action: "reload" }),
+    /^RangeError: Cannot reload: "control-secret" in .*herald\.json\.example is the placeholder/,
+  );
+  const example = JSON.parse(Deno.readTextFileSync(EXAMPLE)) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(example)) {
+    if (!key.includes("secret")) continue;
+    const flag = `--${key}`;
+    const args = flag === "--previous-secret" ? ["--secret", GOOD, flag, String(value)] : [
+      flag,
+      String(value),
+    ];
+    assert.throws(() => loadConfig(args, {}), /is the placeholder/, key);
+  }
+});
+
+Deno.test("loadConfig() warns about a weak-looking secret without refusing it or quoting it", () => {
+  for (const weak of ["password".repeat(4), "ab".repeat(20), "0".repeat(40), `${GOOD}secret`]) {
+    const loaded = loadConfig([], { HERALD_SECRET: weak, HERALD_CONTROL_SECRET: weak });
+    assert.ok(loaded.kind === "run");
+    assert.equal(loaded.config.secret, weak);
+    assert.equal(loaded.warnings.length, 2, weak);
+    assert.match(loaded.warnings[0]!, /^HERALD_SECRET looks weak: it /);
+    assert.match(loaded.warnings[1]!, /^HERALD_CONTROL_SECRET looks weak: it /);
+    for (const warning of loaded.warnings) assert.ok(!warning.includes(weak));
+  }
+  const strong = loadConfig([], { HERALD_SECRET: GOOD, HERALD_CONTROL_SECRET: GOOD_CONTROL });
+  assert.ok(strong.kind === "run");
+  assert.deepEqual(strong.warnings, []);
+});
+
+Deno.test("loadConfig() refuses an empty HERALD_SECRET as it refuses an empty secret in the file", () => {
+  assert.throws(
+    () => loadConfig([], { HERALD_SECRET: "" }),
+    new RangeError(
+      "Cannot start: HERALD_SECRET is set but empty: unset it to run without it, or give the secret",
+    ),
+  );
+  for (const name of ["HERALD_CONTROL_SECRET", "HERALD_PREVIOUS_SECRET", "HERALD_SECRET_FILE"]) {
+    assert.throws(() => loadConfig([], { [name]: "" }), new RegExp(`${name} is set but empty`));
+  }
+  assert.throws(
+    () => loadConfig(["--config", "h.json"], {}, withFile({ secret: "" })),
+    /Cannot start: "secret" in h\.json is empty/,
+  );
+  assert.throws(() => loadConfig(["--secret="], {}), /Cannot start: --secret is empty/);
+  // Other settings keep treating an empty variable as unset.
+  assert.equal(configOf([], { HERALD_WS_PORT: "" }).wsPort, 1234);
+});
+
+Deno.test("loadConfig() reads --secret-file and --control-secret-file, dropping one final newline", () => {
+  const files = withFiles({
+    "/etc/herald/secret": `${GOOD}\n`,
+    "/etc/herald/control": `${GOOD_CONTROL}\r\n`,
+    "h.json": JSON.stringify({ "control-secret-file": "/etc/herald/control" }),
+  });
+  const loaded = loadConfig(
+    ["--config", "h.json"],
+    { HERALD_SECRET_FILE: "/etc/herald/secret" },
+    files,
+  );
+  assert.ok(loaded.kind === "run");
+  assert.equal(loaded.config.secret, GOOD);
+  assert.equal(loaded.config.controlSecret, GOOD_CONTROL);
+  assert.equal(loaded.config.secretFile, "/etc/herald/secret");
+  assert.deepEqual(loaded.warnings, []);
+  assert.throws(
+    () => loadConfig(["--secret-file", "/nope"], {}, files),
+    /^RangeError: Cannot start: --secret-file \/nope cannot be read: No such file/,
+  );
+  assert.throws(
+    () => loadConfig(["--secret-file", "/etc/herald/control"], {}, files),
+    /Cannot start: the secret in --secret-file \/etc\/herald\/control must be at least 32 bytes/,
+  );
+  assert.throws(
+    () => loadConfig(["--secret-file", "/etc/herald/secret"], { HERALD_SECRET: GOOD }, files),
+    /Cannot start: set --secret or --secret-file, not both: HERALD_SECRET and --secret-file/,
+  );
+});
+
+Deno.test("loadConfig() warns when a secret comes as a flag, which every local user can see", () => {
+  const loaded = loadConfig(
+    ["--secret", GOOD, "--previous-secret", GOOD.toLowerCase(), "--control-secret", GOOD_CONTROL],
+    {},
+  );
+  assert.ok(loaded.kind === "run");
+  assert.deepEqual(loaded.warnings.map((w) => w.split(" ")[0]), [
+    "--secret",
+    "--previous-secret",
+    "--control-secret",
+  ]);
+  assert.match(
+    loaded.warnings[0]!,
+    /^--secret on the command line is visible to every local user \(ps\): .*HERALD_SECRET, .*--secret-file/,
+  );
+  const fromEnv = loadConfig([], { HERALD_SECRET: GOOD });
+  assert.ok(fromEnv.kind === "run");
+  assert.deepEqual(fromEnv.warnings, []);
 });

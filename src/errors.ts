@@ -32,8 +32,10 @@ export const CLOSE = {
   slowReader: { code: 1013, reason: "slow reader" },
   /** Bad token: get a new one before reconnecting. */
   invalidToken: { code: 4001, reason: "invalid token" },
-  /** Expired (or not yet valid) token: reconnect with a fresh one. */
+  /** Expired token: reconnect with a fresh one. */
   tokenExpired: { code: 4002, reason: "token expired" },
+  /** A token whose nbf is still ahead (clock skew past --token-leeway): same code as expired. */
+  tokenNotYetValid: { code: 4002, reason: "token not yet valid" },
   /** No identity within --auth-timeout: reconnect. */
   identifyTimeout: { code: 4003, reason: "identify timeout" },
   /** Empty uid, binary or malformed first message: do not reconnect as is. */

@@ -62,7 +62,7 @@ async function identifyToken(
       error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "nbf" &&
       error.reason === "check_failed"
     ) {
-      return refuse(CLOSE.tokenExpired, "nbf not reached");
+      return refuse(CLOSE.tokenNotYetValid, "nbf not reached");
     }
     const code = error instanceof joseErrors.JOSEError ? error.code : "ERR_UNKNOWN";
     return refuse(CLOSE.invalidToken, code);

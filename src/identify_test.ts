@@ -43,9 +43,11 @@ Deno.test("createIdentify() refuses an expired token with 4002, within leeway ac
   assert.equal((await lenient(token)).ok, true);
 });
 
-Deno.test("createIdentify() refuses a token before its nbf with 4002", async () => {
+Deno.test("createIdentify() refuses a token before its nbf with 4002, saying it is not yet valid", async () => {
   const token = await sign({ sub: "u", nbf: now() + 60 });
-  assert.equal(closeOf(await identify(token)), CLOSE.tokenExpired);
+  const close = closeOf(await identify(token));
+  assert.equal(close, CLOSE.tokenNotYetValid);
+  assert.deepEqual(close, { code: 4002, reason: "token not yet valid" });
 });
 
 Deno.test("createIdentify() refuses a token signed with another secret with 4001", async () => {
@@ -201,7 +203,7 @@ Deno.test("createIdentify() applies --token-leeway on both sides of exp and nbf"
   assert.equal((await lenient(await sign({ sub: "u", nbf: now() + leeway - 2 }))).ok, true);
   assert.equal(
     closeOf(await lenient(await sign({ sub: "u", nbf: now() + leeway + 2 }))),
-    CLOSE.tokenExpired,
+    CLOSE.tokenNotYetValid,
   );
   assert.equal(
     closeOf(await identify(await sign({ sub: "u", exp: now() - 1 }))),

@@ -32,11 +32,7 @@ export function readNofileLimit(env: Readonly<Record<string, string | undefined>
   if (fromEnv !== undefined && /^\d+$/.test(fromEnv)) {
     return { known: true, soft: Number(fromEnv), source: NOFILE_ENV };
   }
-  return {
-    known: false,
-    why: `Deno cannot read ${LIMITS_PATH} without --allow-all and ${NOFILE_ENV} is not set ` +
-      `(the systemd unit sets it from "ulimit -Sn")`,
-  };
+  return { known: false, why: `${NOFILE_ENV} is not set` };
 }
 
 /** The soft "Max open files" of a /proc/<pid>/limits text. */

@@ -13,8 +13,12 @@ const log = getLogger(["herald", "reload"]);
 /** Settings a reload applies; the rest need a restart. */
 export const RELOADABLE: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "secret",
+  "secretFile",
   "previousSecrets",
   "controlSecret",
+  "controlSecretFile",
+  "allowOpenMode",
+  "allowOpenControl",
   "logLevel",
   "logFormat",
   "tlsCert",
@@ -31,8 +35,28 @@ export interface ReloadPlan {
   readonly needsRestart: readonly string[];
 }
 
-/** Decides what a reload changes; pure, so it never touches the running Herald. */
+/**
+ * Decides what a reload changes; pure, so it never touches the running Herald. Throws a
+ * `RangeError` when `next` would drop a secret without the config saying so explicitly: a file
+ * that lost its "secret" line must not turn authentication off.
+ */
 export function planReload(current: Config, next: Config): ReloadPlan {
+  if (current.secret !== undefined && next.secret === undefined && !next.allowOpenMode) {
+    throw new RangeError(
+      "Cannot reload: the new config has no --secret, so any page could claim any uid; " +
+        'the running secret stays. To switch to open mode on purpose, set "allow-open-mode": true',
+    );
+  }
+  if (
+    current.controlSecret !== undefined && next.controlSecret === undefined &&
+    !next.allowOpenControl
+  ) {
+    throw new RangeError(
+      "Cannot reload: the new config has no --control-secret, so any local process could push; " +
+        "the running control secret stays. To run the control port without one on purpose, " +
+        'set "allow-open-control": true',
+    );
+  }
   const merged: Record<string, unknown> = { ...current };
   const changed: string[] = [];
   const needsRestart: string[] = [];
@@ -63,9 +87,10 @@ function same(a: unknown, b: unknown): boolean {
  * Returns the config now running: the old one when the new one could not be applied.
  */
 export async function reloadHerald(herald: Herald, current: Config, next: Config): Promise<Config> {
-  const plan = planReload(current, next);
+  let plan;
   let outcome;
   try {
+    plan = planReload(current, next);
     outcome = await herald.reload(plan.config);
   } catch (error) {
     log.error("Reload refused, the running config stays: {message}", {
@@ -81,6 +106,12 @@ export async function reloadHerald(herald: Herald, current: Config, next: Config
   if (outcome.tlsReloaded && !changed.includes("--tls-cert")) changed.push("TLS certificate");
   if (changed.length > 0) log.info("Reloaded: {changed}", { changed: changed.join(", ") });
   else log.info("Reloaded: nothing changed");
+  if (current.secret !== undefined && config.secret === undefined) {
+    log.warn("OPEN MODE from now on (allow-open-mode): any client can claim any uid");
+  }
+  if (current.controlSecret !== undefined && config.controlSecret === undefined) {
+    log.warn("The control port takes requests without a secret from now on (allow-open-control)");
+  }
   if (plan.needsRestart.length > 0) {
     log.warn("Changed but kept until a restart: {settings}", {
       settings: plan.needsRestart.join(", "),

@@ -31,7 +31,7 @@ async function readPem(flag: string, path: string, action: string): Promise<stri
     text = await Deno.readTextFile(path);
   } catch (error) {
     throw new RangeError(
-      `Cannot ${action}: ${flag} ${path} cannot be read: ${readErrorReason(error)}`,
+      `Cannot ${action}: ${flag} ${path} cannot be read: ${readErrorReason(error, path)}`,
     );
   }
   if (!text.includes("-----BEGIN ")) {

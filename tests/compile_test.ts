@@ -47,6 +47,25 @@ function exists(path: string): boolean {
 const runtime = findRuntime();
 
 Deno.test({
+  name: "deno task compile fails, keeping no binary, when DENORT_BIN is deno rather than denort",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    await using dir = await tempDir();
+    const binary = `${dir.path}/herald`;
+    const built = await runCommand(Deno.execPath(), ["run", "-A", COMPILE, "--output", binary], {
+      env: { DENORT_BIN: Deno.execPath() },
+    });
+    assert.equal(built.code, 1, built.stdout + built.stderr);
+    assert.match(
+      built.stderr,
+      /Cannot build: .*herald is not Herald: its --version printed "deno \d+\.\d+\.\d+.*"\. DENORT_BIN must name a denort binary/,
+    );
+    await assert.rejects(Deno.stat(binary), Deno.errors.NotFound);
+  },
+});
+
+Deno.test({
   name: runtime.found
     ? `compiled binary (${runtime.where}): --version, start, push, stop`
     : `compiled binary: SKIPPED, ${runtime.why}`,

@@ -13,8 +13,8 @@ import { eventually } from "./support/wait.ts";
 import { TestClient } from "./support/test_client.ts";
 import { test } from "./support/test_herald.ts";
 
-const SECRET_A = "secret-a-0123456789abcdef";
-const SECRET_B = "secret-b-0123456789abcdef";
+const SECRET_A = "a-token-secret-Zx7Pm3Vn8Rt5Yb1CHk2w9Lq4";
+const SECRET_B = "b-token-secret-Hk2w9Lq4Zx7Pm3Vn8Rt5Yb1C";
 /** Requests written, and a pause in their progress, that show Herald has stopped reading. */
 const STUCK_MIN_BYTES = 1024 * 1024;
 const STUCK_QUIET_MS = 500;
@@ -210,4 +210,75 @@ test("SIGHUP reloads secrets, the control secret and the log level from the conf
 
   herald.signal("SIGTERM");
   assert.equal((await herald.exit()).code, 0);
+});
+
+test("SIGHUP refuses a config that lost its secrets unless it allows open mode explicitly", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/herald.json`;
+  const write = (settings: Record<string, unknown>) =>
+    Deno.writeTextFile(file, JSON.stringify(settings));
+  const controlSecret = "control-secret-Zx7Pm3Vn8R";
+  await write({ secret: SECRET_A, "control-secret": controlSecret });
+  await using herald = await ServerProcess.start({
+    command: [Deno.execPath(), "run", ...RUN_PERMISSIONS, `--allow-read=${dir.path}`, MAIN],
+    args: ["--config", file],
+  });
+
+  // The operator edits the file and the secrets are gone: the running ones stay.
+  await write({ "log-level": "debug" });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/Reload refused, the running config stays: .*no --secret/);
+  await using claimer = new TestClient(`ws://127.0.0.1:${herald.wsPort}/`);
+  await claimer.open();
+  claimer.socket.send("someone-else");
+  assert.equal((await claimer.closeEvent()).code, CLOSE.invalidToken.code, "still token mode");
+  {
+    using control = await ControlClient.connect(herald.controlAddr);
+    assert.match(await control.request({ cmd: "count" }), /^error: unauthorized/);
+  }
+
+  await write({ secret: SECRET_A });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/Reload refused, the running config stays: .*no --control-secret/);
+
+  // Said explicitly, it is done, and shouted about.
+  await write({ "allow-open-mode": true, "allow-open-control": true });
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/OPEN MODE from now on/);
+  await herald.waitForLog(/control port takes requests without a secret/);
+  await using open = await TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, "anyone");
+  {
+    using control = await ControlClient.connect(herald.controlAddr);
+    assert.equal(await control.request({ uid: "anyone", data: "hi" }), "ok");
+  }
+  assert.equal(await open.next(), "hi");
+  herald.signal("SIGTERM");
+  assert.equal((await herald.exit()).code, 0, herald.log);
+});
+
+test("--secret-file is read at start and again on SIGHUP; a --secret flag is warned about", async () => {
+  await using dir = await tempDir();
+  const secretFile = `${dir.path}/secret`;
+  await Deno.writeTextFile(secretFile, `${SECRET_A}\n`);
+  await using herald = await ServerProcess.start({
+    command: [Deno.execPath(), "run", ...RUN_PERMISSIONS, `--allow-read=${dir.path}`, MAIN],
+    env: { HERALD_SECRET_FILE: secretFile },
+  });
+  await using viaA = await tokenClient(herald.wsPort, "via-a", SECRET_A);
+  assert.equal(viaA.socket.readyState, WebSocket.OPEN);
+  assert.doesNotMatch(herald.log, /on the command line/);
+
+  await Deno.writeTextFile(secretFile, SECRET_B);
+  herald.signal("SIGHUP");
+  await herald.waitForLog(/Reloaded: --secret$/);
+  await using viaB = await tokenClient(herald.wsPort, "via-b", SECRET_B);
+  assert.equal(viaB.socket.readyState, WebSocket.OPEN);
+  herald.signal("SIGTERM");
+  assert.equal((await herald.exit()).code, 0, herald.log);
+
+  await using flagged = await ServerProcess.start({ args: ["--secret", SECRET_A] });
+  await flagged.waitForLog(/--secret on the command line is visible to every local user/);
+  assert.ok(!flagged.log.includes(SECRET_A), "the warning does not quote the secret");
+  flagged.signal("SIGTERM");
+  assert.equal((await flagged.exit()).code, 0, flagged.log);
 });

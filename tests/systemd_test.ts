@@ -92,3 +92,16 @@ test("install.sh installs binary, unit and example settings, and keeps edits whe
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Cannot install: .*nope is not an executable/);
 });
+
+test("install.sh refuses an executable that is not Herald, such as the deno command line", async () => {
+  await using root = await tempDir();
+  const deno = await runCommand("/bin/sh", [INSTALL, Deno.execPath()], {
+    env: { DESTDIR: root.path },
+  });
+  assert.equal(deno.code, 1, deno.stdout);
+  assert.match(
+    deno.stderr,
+    /^Cannot install: .* is not Herald: its --version printed "deno \d+\.\d+\.\d+.*"; build it with 'deno task compile'/,
+  );
+  await assert.rejects(Deno.stat(`${root.path}/usr/local/bin/herald`), Deno.errors.NotFound);
+});

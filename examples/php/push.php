@@ -8,12 +8,19 @@
  *   php push.php --online uid1              is uid1 online, and with how many connections
  *
  * Environment: HERALD_CONTROL (default 127.0.0.1:5678), HERALD_CONTROL_SECRET (if set on Herald).
+ *
+ * Exit status, for shell scripts: 0 delivered (or query answered), 1 "fail" (nobody online to
+ * receive it), 2 usage mistake, 3 Herald unreachable or answering with an error.
  */
+
+const EXIT_FAIL = 1;
+const EXIT_USAGE = 2;
+const EXIT_ERROR = 3;
 
 /** Opens a control connection, authenticating when a control secret is given. */
 function herald_connect(string $address, ?string $secret = null)
 {
-    $client = stream_socket_client("tcp://$address", $errno, $errmsg, 1);
+    $client = @stream_socket_client("tcp://$address", $errno, $errmsg, 1);
     if ($client === false) {
         throw new RuntimeException("Cannot connect to Herald at $address: $errmsg");
     }
@@ -37,20 +44,36 @@ function herald_request($client, array $request): string
     return rtrim($reply, "\r\n");
 }
 
+// Arguments first: a usage mistake is reported as one, whether Herald is up or not.
 $args = array_slice($argv, 1);
-$address = getenv('HERALD_CONTROL') ?: '127.0.0.1:5678';
-$client = herald_connect($address, getenv('HERALD_CONTROL_SECRET') ?: null);
-
 if (count($args) === 2 && $args[0] === '--online') {
-    echo herald_request($client, ['cmd' => 'online', 'uid' => $args[1]]), "\n";
-} elseif (count($args) === 2) {
+    $request = ['cmd' => 'online', 'uid' => $args[1]];
+} elseif (count($args) === 2 && !str_starts_with($args[0], '--')) {
     $decoded = json_decode($args[1], true);
-    $data = is_array($decoded) ? $decoded : $args[1];
     // The seed's shape: the uid plus the payload's own fields.
-    $request = is_array($data) ? ['uid' => $args[0]] + $data : ['uid' => $args[0], 'data' => $data];
-    echo herald_request($client, $request), "\n";
+    $request = is_array($decoded)
+        ? ['uid' => $args[0]] + $decoded
+        : ['uid' => $args[0], 'data' => $args[1]];
 } else {
     fwrite(STDERR, "usage: php push.php <uid> <text-or-json> | php push.php --online <uid>\n");
-    exit(2);
+    exit(EXIT_USAGE);
 }
-fclose($client);
+
+try {
+    $client = herald_connect(
+        getenv('HERALD_CONTROL') ?: '127.0.0.1:5678',
+        getenv('HERALD_CONTROL_SECRET') ?: null
+    );
+    $reply = herald_request($client, $request);
+    fclose($client);
+} catch (RuntimeException $error) {
+    fwrite(STDERR, $error->getMessage() . "\n");
+    exit(EXIT_ERROR);
+}
+echo $reply, "\n";
+if ($reply === 'fail') {
+    exit(EXIT_FAIL);
+}
+if (str_starts_with($reply, 'error: ')) {
+    exit(EXIT_ERROR);
+}

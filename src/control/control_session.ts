@@ -34,6 +34,10 @@ const UNAUTHORIZED: ControlError = {
   code: "unauthorized",
   message: 'Cannot accept requests: the first line must be {"auth":"<control secret>"}',
 };
+const WRONG_SECRET: ControlError = {
+  code: "unauthorized",
+  message: "Cannot accept requests: wrong control secret",
+};
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 /** Some editors and scripts start their output with one; it is not JSON whitespace. */
@@ -88,7 +92,7 @@ export class ControlSession {
           if (!this.#options.authorize!(line)) {
             this.#ended = "unauthorized";
             return {
-              replies: replies + formatError(UNAUTHORIZED) + "\n",
+              replies: replies + formatError(isAuthLine(line) ? WRONG_SECRET : UNAUTHORIZED) + "\n",
               lines: consumed,
               end: "unauthorized",
             };
@@ -134,5 +138,14 @@ export class ControlSession {
       }
       return lines;
     }
+  }
+}
+
+/** Whether a refused first line had the right shape, so the secret itself was what was wrong. */
+function isAuthLine(line: string): boolean {
+  try {
+    return typeof (JSON.parse(line) as { auth?: unknown } | null)?.auth === "string";
+  } catch {
+    return false;
   }
 }

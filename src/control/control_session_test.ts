@@ -239,6 +239,20 @@ Deno.test("ControlSession with authorize answers ok to a good first line, ends o
   assert.equal(bad.end, "unauthorized");
 });
 
+Deno.test("ControlSession tells a wrong secret apart from a first line that is not auth", async () => {
+  const authorize = (line: string) => line === '{"auth":"s"}';
+  const wrong = await feed(realSession(authorize), [encoder.encode('{"auth":"t"}\n')]);
+  assert.equal(
+    wrong.replies,
+    "error: unauthorized: Cannot accept requests: wrong control secret\n",
+  );
+  const notAuth = await feed(realSession(authorize), [encoder.encode('{"cmd":"count"}\n')]);
+  assert.equal(
+    notAuth.replies,
+    'error: unauthorized: Cannot accept requests: the first line must be {"auth":"<control secret>"}\n',
+  );
+});
+
 Deno.test("ControlSession split property holds with authorization too", async () => {
   const authorize = (line: string) => line.includes("secret");
   await fc.assert(
