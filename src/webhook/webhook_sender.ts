@@ -49,6 +49,12 @@ export interface WebhookSenderOptions {
   readonly secret: string;
   /** Events held at most, in flight included; beyond, new events are dropped. @default 10000 */
   readonly maxQueue?: number;
+  /**
+   * Size of the events held at most, in flight included, counted as their uid and data lengths
+   * plus 64 per event; beyond, new events are dropped. Bounds memory when clients' messages are
+   * forwarded, which may each be as large as --max-message-bytes. @default 16777216
+   */
+  readonly maxQueueSize?: number;
   /** Events per request at most. @default 100 */
   readonly batchMaxEvents?: number;
   /** Milliseconds the first event of a batch waits for others to join it. @default 50 */
@@ -79,6 +85,7 @@ export class WebhookSender implements WebhookStats {
   readonly #target: string;
   readonly #secret: string;
   readonly #maxQueue: number;
+  readonly #maxQueueSize: number;
   readonly #batchMaxEvents: number;
   readonly #batchWindowMs: number;
   readonly #retryBaseMs: number;
@@ -93,6 +100,8 @@ export class WebhookSender implements WebhookStats {
 
   #queue: WebhookEvent[] = [];
   #inFlight = 0;
+  /** Sizes (see maxQueueSize) of the events queued and in flight. */
+  #heldSize = 0;
   #pumping = false;
   #pumped: Promise<void> = Promise.resolve();
   /** Ends the batch window early: the batch is full, or the sender is closing. */
@@ -124,6 +133,7 @@ export class WebhookSender implements WebhookStats {
     this.#target = `${url.origin}${url.pathname}`;
     this.#secret = options.secret;
     this.#maxQueue = positive("maxQueue", options.maxQueue ?? 10_000);
+    this.#maxQueueSize = positive("maxQueueSize", options.maxQueueSize ?? 16 * 1024 * 1024);
     this.#batchMaxEvents = positive("batchMaxEvents", options.batchMaxEvents ?? 100);
     this.#batchWindowMs = atLeastZero("batchWindowMs", options.batchWindowMs ?? 50);
     this.#retryBaseMs = positive("retryBaseMs", options.retryBaseMs ?? 250);
@@ -159,6 +169,10 @@ export class WebhookSender implements WebhookStats {
     if (this.queued >= this.#maxQueue) {
       return this.#drop(`the queue is full (maxQueue ${this.#maxQueue})`);
     }
+    const size = eventSize(event);
+    if (this.#heldSize + size > this.#maxQueueSize) {
+      return this.#drop(`the queue is full (maxQueueSize ${this.#maxQueueSize})`);
+    }
     if (this.#droppedInBurst > 0) {
       log.info("Webhook queue takes events again, after dropping {count}", {
         count: this.#droppedInBurst,
@@ -166,6 +180,7 @@ export class WebhookSender implements WebhookStats {
       this.#droppedInBurst = 0;
     }
     this.#queue.push(event);
+    this.#heldSize += size;
     if (this.#queue.length >= this.#batchMaxEvents) this.#sendNow?.();
     if (!this.#pumping) {
       this.#pumping = true;
@@ -191,6 +206,7 @@ export class WebhookSender implements WebhookStats {
         });
         this.#dropped += left;
         this.#queue = [];
+        this.#heldSize = 0;
       }
       this.#client.close();
     })();
@@ -219,6 +235,7 @@ export class WebhookSender implements WebhookStats {
           await this.#deliver(batch);
         } finally {
           this.#inFlight = 0;
+          for (const event of batch) this.#heldSize -= eventSize(event);
         }
       }
     } catch (error) {
@@ -365,6 +382,11 @@ export class WebhookSender implements WebhookStats {
     if (header === null || !Number.isFinite(seconds) || seconds < 0) return 0;
     return Math.min(this.#retryMaxMs, seconds * 1000);
   }
+}
+
+/** What an event weighs against maxQueueSize: close to its JSON's bytes for ASCII text. */
+function eventSize(event: WebhookEvent): number {
+  return 64 + event.uid.length + (event.event === "message" ? event.data.length : 0);
 }
 
 function positive(name: string, value: number): number {

@@ -45,7 +45,8 @@ Deno.test("WebhookSender posts signed JSON a real receiver verifies, events in o
   ];
   for (const event of events) assert.equal(webhook.enqueue(event), true);
   assert.equal(webhook.queued, 3);
-  await eventually(() => receiver.accepted.length === 3, PATIENCE_MS, "three events");
+  // The sender counts a delivery once the answer is back, after the receiver recorded it.
+  await eventually(() => webhook.delivered === 3, PATIENCE_MS, "three events delivered");
   assert.equal(receiver.requests.length, 1, "one batch within the window");
   const [request] = receiver.requests;
   assert.deepEqual(JSON.parse(request!.body), { events });
@@ -95,7 +96,7 @@ Deno.test("WebhookSender fills a batch up to batchMaxEvents without waiting for 
   await using receiver = await TestReceiver.start({ secret: SECRET });
   await using webhook = sender(receiver.url, { batchMaxEvents: 100, batchWindowMs: 60_000 });
   for (let i = 0; i < 200; i++) webhook.enqueue(online(`u${i}`));
-  await eventually(() => receiver.accepted.length === 200, PATIENCE_MS, "two full batches");
+  await eventually(() => webhook.delivered === 200, PATIENCE_MS, "two full batches");
   assert.deepEqual(receiver.requests.map((r) => JSON.parse(r.body).events.length), [100, 100]);
   assert.deepEqual(receiver.accepted.map((e) => e.uid), [...Array(200).keys()].map((i) => `u${i}`));
 });
@@ -107,7 +108,7 @@ Deno.test("WebhookSender gathers the events of one window into one request", asy
   // Timers fire in due order, so this one runs before the window's, however busy the machine.
   await new Promise((resolve) => setTimeout(resolve, 20));
   webhook.enqueue(online("b"));
-  await eventually(() => receiver.accepted.length === 2, PATIENCE_MS, "both events");
+  await eventually(() => webhook.delivered === 2, PATIENCE_MS, "both events");
   assert.equal(receiver.requests.length, 1);
 });
 
@@ -146,7 +147,7 @@ Deno.test("WebhookSender retries while the receiver is down and delivers in orde
   await eventually(() => webhook.failedRequests >= 3, PATIENCE_MS, "failed attempts");
   for (const uid of ["u4", "u5"]) webhook.enqueue(online(uid));
   await using receiver = await TestReceiver.start({ secret: SECRET, port });
-  await eventually(() => receiver.accepted.length === 5, PATIENCE_MS, "every event once back");
+  await eventually(() => webhook.delivered === 5, PATIENCE_MS, "every event once back");
   assert.deepEqual(receiver.accepted.map((e) => e.uid), ["u1", "u2", "u3", "u4", "u5"]);
   assert.equal(webhook.delivered, 5);
   assert.equal(webhook.dropped, 0);
@@ -182,6 +183,23 @@ Deno.test("WebhookSender drops events past maxQueue, counting each and logging o
   assert.equal(webhook.enqueue(online("again")), true);
   const [recovered] = logged(logs, "info", "takes events again");
   assert.equal(recovered?.properties.count, 15);
+});
+
+Deno.test("WebhookSender bounds the size of the forwarded messages it holds", async () => {
+  await using receiver = await TestReceiver.start({ secret: SECRET });
+  await using webhook = sender(receiver.url, { maxQueueSize: 1000 });
+  const message = (data: string): WebhookEvent => ({
+    event: "message",
+    uid: "u1",
+    time_ms: 1,
+    data,
+  });
+  assert.equal(webhook.enqueue(message("x".repeat(900))), true); // Weighs 64 + 2 + 900.
+  assert.equal(webhook.enqueue(message("y".repeat(100))), false);
+  assert.equal(webhook.enqueue(online("u2")), false, "66 more would pass 1000 too");
+  assert.equal(webhook.dropped, 2);
+  await eventually(() => webhook.delivered === 1, PATIENCE_MS, "the first message");
+  assert.equal(webhook.enqueue(message("y".repeat(100))), true, "room again once delivered");
 });
 
 Deno.test("WebhookSender.close() sends what is queued at once, then refuses new events", async () => {
