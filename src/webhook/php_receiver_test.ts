@@ -115,3 +115,12 @@ Deno.test("php: the sender delivers to the example served by php -S, which refus
     await server.status;
   }
 });
+
+Deno.test("php: the README shows the example's verification function, unchanged", async () => {
+  const example = await Deno.readTextFile(RECEIVER_PHP);
+  const start = example.indexOf("function herald_verify_webhook(");
+  const verify = example.slice(start, example.indexOf("\n}\n", start) + 3);
+  assert.ok(start >= 0 && verify.length > 100);
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  assert.ok(readme.includes(verify), "README.md's webhook section differs from the example");
+});

@@ -126,6 +126,13 @@ export class WebhookSender implements WebhookStats {
           `"${options.url}"`,
       );
     }
+    if (url.username !== "" || url.password !== "") {
+      // fetch refuses such URLs; every request would fail.
+      throw new TypeError(
+        "Cannot create WebhookSender: url must not carry a user or password: the signature " +
+          "already proves the request comes from Herald",
+      );
+    }
     if (options.secret === "") {
       throw new RangeError("Cannot create WebhookSender: secret must not be empty");
     }

@@ -283,6 +283,10 @@ Deno.test("WebhookSender refuses options it cannot work with, naming them", () =
   assert.throws(() => new WebhookSender({ url: "not a url", secret: SECRET }), TypeError);
   assert.throws(() => new WebhookSender({ url, secret: "" }), /secret must not be empty/);
   assert.throws(
+    () => new WebhookSender({ url: "http://user:pw@127.0.0.1/", secret: SECRET }),
+    /must not carry a user or password/,
+  );
+  assert.throws(
     () => new WebhookSender({ url, secret: SECRET, maxQueue: 0 }),
     /maxQueue must be >= 1: current value is 0/,
   );
