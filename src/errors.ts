@@ -22,29 +22,66 @@ export interface ControlError {
   readonly message: string;
 }
 
-/** WebSocket close codes Herald sends, with the reason text that goes with each. */
-export const CLOSE = {
-  /** Shutdown or idle peer: reconnect. */
-  goingAway: { code: 1001, reason: "going away" },
-  /** A client message over --max-message-bytes. */
-  messageTooBig: { code: 1009, reason: "message too big" },
-  /** Unsent data over --max-unsent-bytes or --max-unsent-frames: reconnect. */
-  slowReader: { code: 1013, reason: "slow reader" },
-  /** Bad token: get a new one before reconnecting. */
-  invalidToken: { code: 4001, reason: "invalid token" },
-  /** Expired token: reconnect with a fresh one. */
-  tokenExpired: { code: 4002, reason: "token expired" },
-  /** A token whose nbf is still ahead (clock skew past --token-leeway): same code as expired. */
-  tokenNotYetValid: { code: 4002, reason: "token not yet valid" },
-  /** No identity within --auth-timeout: reconnect. */
-  identifyTimeout: { code: 4003, reason: "identify timeout" },
-  /** Empty uid, binary or malformed first message: do not reconnect as is. */
-  badIdentity: { code: 4004, reason: "bad identity" },
-  /** The backend kicked this uid: do not reconnect. */
-  kicked: { code: 4005, reason: "kicked" },
-  /** More than --max-messages-per-second client messages: reconnect after a pause. */
-  tooManyMessages: { code: 4006, reason: "too many messages" },
-} as const;
+/**
+ * What a client should do after a close, the one rule docs/protocol.md's table and the browser
+ * SDK's retry loop both follow: `reconnect` says whether to try again at all, `freshToken` that
+ * the same token will not do, `advice` what else a person must know.
+ */
+export interface CloseCode {
+  readonly code: number;
+  readonly reason: string;
+  readonly reconnect: boolean;
+  readonly freshToken?: true;
+  readonly advice?: string;
+}
 
-/** One entry of {@linkcode CLOSE}. */
-export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
+/** WebSocket close codes Herald sends, with the reason text and the retry rule of each. */
+export const CLOSE = {
+  /** Shutdown or idle peer. */
+  goingAway: { code: 1001, reason: "going away", reconnect: true },
+  /** A client message over --max-message-bytes. */
+  messageTooBig: {
+    code: 1009,
+    reason: "message too big",
+    reconnect: true,
+    advice: "after fixing the client",
+  },
+  /** Unsent data over --max-unsent-bytes or --max-unsent-frames, or the total over its bound. */
+  slowReader: { code: 1013, reason: "slow reader", reconnect: true },
+  /** Bad token: the same token will fail again. */
+  invalidToken: {
+    code: 4001,
+    reason: "invalid token",
+    reconnect: false,
+    advice: "fetch a new token first",
+  },
+  /** Expired token. */
+  tokenExpired: {
+    code: 4002,
+    reason: "token expired",
+    reconnect: true,
+    freshToken: true,
+    advice: "with a fresh token",
+  },
+  /** A token whose nbf is still ahead (clock skew past --token-leeway): same code as expired. */
+  tokenNotYetValid: {
+    code: 4002,
+    reason: "token not yet valid",
+    reconnect: true,
+    freshToken: true,
+    advice: "with a fresh token",
+  },
+  /** No identity within --auth-timeout. */
+  identifyTimeout: { code: 4003, reason: "identify timeout", reconnect: true },
+  /** Empty uid, binary or malformed first message: the same first message fails again. */
+  badIdentity: { code: 4004, reason: "bad identity", reconnect: false },
+  /** The backend kicked this uid. */
+  kicked: { code: 4005, reason: "kicked", reconnect: false },
+  /** More than --max-messages-per-second client messages. */
+  tooManyMessages: {
+    code: 4006,
+    reason: "too many messages",
+    reconnect: true,
+    advice: "after a pause",
+  },
+} as const satisfies Record<string, CloseCode>;

@@ -4,6 +4,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { CLOSE, type CloseCode } from "../src/errors.ts";
 import { ControlClient } from "./support/control_client.ts";
 import { TestClient } from "./support/test_client.ts";
 import { startTestHerald, test } from "./support/test_herald.ts";
@@ -42,5 +43,32 @@ test("docs: count answers with the documented keys, with and without a group", a
     assert.deepEqual(keys(total), keys(documentedTotal!));
     assert.ok(documentedGroup !== undefined, "the count row shows the reply with a group");
     assert.deepEqual(keys(group), keys(documentedGroup));
+  }
+});
+
+test("docs: both close-code tables give each code's reason and retry rule as CLOSE has them", () => {
+  const rules = new Map<number, Set<string>>();
+  for (const close of Object.values(CLOSE) as CloseCode[]) {
+    const cell = close.advice === undefined
+      ? (close.reconnect ? "yes" : "no")
+      : `${close.reconnect ? "yes" : "no"}, ${close.advice}`;
+    rules.set(close.code, (rules.get(close.code) ?? new Set()).add(cell));
+  }
+  for (const rule of rules.values()) assert.equal(rule.size, 1, "one retry rule per code");
+  for (const [name, doc] of [["README.md", README], ["docs/protocol.md", PROTOCOL]] as const) {
+    const rows = [...doc.matchAll(/^\| (\d{4}) \|(.*)\| ([^|]+?) +\|$/gm)];
+    const documented = new Map(rows.map((row) => [Number(row[1]), row[3]!]));
+    assert.deepEqual([...documented.keys()], [...rules.keys()], `${name}: the codes`);
+    for (const [code, rule] of rules) {
+      assert.equal(documented.get(code), [...rule][0], `${name}: what to do after ${code}`);
+    }
+  }
+  const protocolReasons = [...PROTOCOL.matchAll(/^\| (\d{4}) \| ([a-z ]+?) +\|/gm)];
+  for (const [, code, reason] of protocolReasons) {
+    const known = Object.values(CLOSE).filter((close) => close.code === Number(code));
+    assert.ok(
+      known.some((close) => close.reason === reason),
+      `docs/protocol.md: ${code} ${reason}`,
+    );
   }
 });
