@@ -2,6 +2,8 @@
  * Deadlines that all have the same length, kept by one timer: set in order, they fall due in
  * the same order, so only the oldest needs a timer. Cheaper per socket than a timer each (in
  * Deno 2.9 `setTimeout` builds a Node-style `Timeout`), and sockets come and go by the thousand.
+ * A deleted key's timer is not cleared but left to run out: most keys are deleted long before
+ * they fall due, and clearing and re-arming a timer per key cost as much as a timer each.
  * @module
  */
 import type { Clock } from "./rate_limiter.ts";
@@ -24,6 +26,7 @@ export class DeadlineQueue<T> {
   /** Key → due time; a Map iterates in insertion order, which here is due order. */
   readonly #due = new Map<T, number>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
   constructor(options: DeadlineQueueOptions<T>) {
     if (!(options.delayMs >= 0)) {
@@ -43,14 +46,20 @@ export class DeadlineQueue<T> {
 
   /** Starts `key`'s deadline; a key already waiting keeps its first one. */
   add(key: T): void {
-    if (this.#due.has(key)) return;
+    if (this.#due.has(key) || this.#closed) return;
     this.#due.set(key, this.#clock() + this.#delayMs);
     this.#timer ??= setTimeout(() => this.#expire(), this.#delayMs);
   }
 
-  /** Cancels `key`'s deadline; the timer stops with the last key. */
+  /** Cancels `key`'s deadline; a timer left with nothing due stops when it fires. */
   delete(key: T): void {
-    if (!this.#due.delete(key) || this.#due.size > 0) return;
+    this.#due.delete(key);
+  }
+
+  /** Cancels every deadline and stops the timer; later `add` calls are ignored. */
+  close(): void {
+    this.#closed = true;
+    this.#due.clear();
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }

@@ -32,7 +32,7 @@ Deno.test("DeadlineQueue expires keys in the order they were added, each after t
   assert.equal(queue.size, 0);
 });
 
-Deno.test("DeadlineQueue.delete() cancels one deadline and stops the timer with the last", async () => {
+Deno.test("DeadlineQueue.delete() cancels one deadline; the timer then runs out by itself", async () => {
   const { queue, expired, clock } = fakeClockQueue();
   queue.add("a");
   queue.add("b");
@@ -41,8 +41,22 @@ Deno.test("DeadlineQueue.delete() cancels one deadline and stops the timer with 
   await sleep(40);
   assert.deepEqual(expired, ["b"]);
   queue.add("c");
-  queue.delete("c"); // No timer left behind: the test's op sanitizer would fail otherwise.
+  queue.delete("c");
   queue.delete("never added");
+  assert.equal(queue.size, 0);
+  clock.now = 40;
+  await sleep(40); // The timer armed for "c" fires, finds nothing due and is not re-armed.
+  assert.deepEqual(expired, ["b"]);
+});
+
+Deno.test("DeadlineQueue.close() stops the timer and ignores later keys", async () => {
+  const { queue, expired, clock } = fakeClockQueue();
+  queue.add("a");
+  queue.close(); // The op sanitizer fails this test if a timer is left behind.
+  queue.add("b");
+  clock.now = 100;
+  await sleep(40);
+  assert.deepEqual(expired, []);
   assert.equal(queue.size, 0);
 });
 

@@ -117,6 +117,7 @@ export class ControlServer {
     }
     await this.#accepting;
     await Promise.all(this.#sessions);
+    this.#writeDeadlines.close();
   }
 
   /** Resolves when every session has ended or after `ms`, whichever comes first. */

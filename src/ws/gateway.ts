@@ -169,6 +169,7 @@ export class WsGateway {
   closeAll(close: CloseCode): void {
     this.#closing = true;
     for (const session of [...this.#sessions]) session.close(close);
+    this.#options.identifyDeadlines.close();
   }
 
   /** Resolves once Deno has released every socket; closed ones take at most the close timeout. */
@@ -215,6 +216,7 @@ class ClientSession {
   #released = false;
   #opened = false;
   #messages: TokenBucket | undefined;
+  #firstMessageSeen = false;
   #dropTimer: ReturnType<typeof setTimeout> | undefined;
   #identity: Identity | undefined;
   #acknowledge = false;
@@ -279,8 +281,7 @@ class ClientSession {
 
   #onMessage(event: MessageEvent): void {
     if (this.#state === "ended") return;
-    this.#messages ??= new TokenBucket({ perSecond: this.#options.maxMessagesPerSecond });
-    if (!this.#messages.take()) {
+    if (!this.#takeMessageToken()) {
       log.warn("Closing socket #{id}: over --max-messages-per-second ({max})", {
         id: this.#id,
         max: this.#options.maxMessagesPerSecond,
@@ -309,6 +310,23 @@ class ClientSession {
     }
   }
 
+  /**
+   * Counts a message against --max-messages-per-second. A full bucket always holds the first
+   * message (the setting is at least 1), so most sockets, which send only their identity, never
+   * need a bucket of their own.
+   */
+  #takeMessageToken(): boolean {
+    if (this.#messages === undefined) {
+      if (!this.#firstMessageSeen) {
+        this.#firstMessageSeen = true;
+        return true;
+      }
+      this.#messages = new TokenBucket({ perSecond: this.#options.maxMessagesPerSecond });
+      this.#messages.take(); // The first message's token.
+    }
+    return this.#messages.take();
+  }
+
   #onCredential(message: string): void {
     if (!message.startsWith("{")) {
       this.#verify(message);
@@ -333,19 +351,34 @@ class ClientSession {
 
   #verify(credential: string): void {
     this.#state = "verifying";
-    this.#options.identify(credential).catch((error): IdentifyResult => {
-      // A check that throws is a bug, but one peer's token must not take the process down.
-      log.error("Identify failed on socket #{id}: {error}", { id: this.#id, error });
-      return { ok: false, close: CLOSE.invalidToken, detail: "identify threw" };
-    }).then((result) => {
-      if (this.#state === "ended") return;
-      if (!result.ok) {
-        this.close(result.close, result.detail);
-        return;
-      }
-      this.#identity = result.identity;
-      if (this.#opened) this.#goLive(result.identity);
-    });
+    let result: IdentifyResult | Promise<IdentifyResult>;
+    try {
+      result = this.#options.identify(credential);
+    } catch (error) {
+      result = this.#identifyThrew(error);
+    }
+    // Open mode answers at once: no promise hop for the commonest identify.
+    if (!(result instanceof Promise)) {
+      this.#onIdentified(result);
+      return;
+    }
+    result.catch((error) => this.#identifyThrew(error)).then((r) => this.#onIdentified(r));
+  }
+
+  /** A check that throws is a bug, but one peer's token must not take the process down. */
+  #identifyThrew(error: unknown): IdentifyResult {
+    log.error("Identify failed on socket #{id}: {error}", { id: this.#id, error });
+    return { ok: false, close: CLOSE.invalidToken, detail: "identify threw" };
+  }
+
+  #onIdentified(result: IdentifyResult): void {
+    if (this.#state === "ended") return;
+    if (!result.ok) {
+      this.close(result.close, result.detail);
+      return;
+    }
+    this.#identity = result.identity;
+    if (this.#opened) this.#goLive(result.identity);
   }
 
   #goLive(identity: Identity): void {
