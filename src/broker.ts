@@ -5,6 +5,7 @@
  * travel the same way, since they too must reach whichever process holds the uid.
  * @module
  */
+import type { Awaitable } from "./awaitable.ts";
 import type { Channel } from "./channel.ts";
 import { CLOSE } from "./errors.ts";
 import type { Hub } from "./hub.ts";
@@ -18,8 +19,8 @@ export interface Delivery {
 
 /** Routes publications, memberships and kicks to the hubs that hold the uids concerned. */
 export interface Broker {
-  /** Delivers `publication` to every connection of `channel`. */
-  publish(channel: Channel, publication: Publication): Promise<Delivery>;
+  /** Delivers `publication` to every connection of `channel`; a local broker answers at once. */
+  publish(channel: Channel, publication: Publication): Awaitable<Delivery>;
   /** Adds `uid` to `group` wherever it is connected; false when it is connected nowhere. */
   join(uid: string, group: string): Promise<boolean>;
   /** Removes `uid` from `group`; false when it was not a member. */
@@ -36,8 +37,8 @@ export class LocalBroker implements Broker {
     this.#hub = hub;
   }
 
-  publish(channel: Channel, publication: Publication): Promise<Delivery> {
-    return Promise.resolve({ delivered: this.#hub.deliver(channel, publication) });
+  publish(channel: Channel, publication: Publication): Delivery {
+    return { delivered: this.#hub.deliver(channel, publication) };
   }
 
   join(uid: string, group: string): Promise<boolean> {

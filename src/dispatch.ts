@@ -1,13 +1,16 @@
 /**
  * Runs a validated command. The one place command logic lives; every transport (the control port
- * today) parses, awaits {@linkcode dispatch}, and formats the outcome. Pushes and membership go
+ * today) parses, runs {@linkcode dispatch}, awaits its outcome when it is a promise, and formats it. Pushes and membership go
  * through the Broker, queries through Presence, so neither the commands nor the transports know
  * whether the holders are this process or a cluster.
  * @module
  */
+import { type Awaitable, whenReady } from "./awaitable.ts";
 import type { Broker, Delivery } from "./broker.ts";
+import { ALL } from "./channel.ts";
 import type { Command } from "./command.ts";
 import type { Presence } from "./presence.ts";
+import type { Publication } from "./publication.ts";
 
 /** What a command needs: where pushes go, who answers queries, and the transports' counters. */
 export interface DispatchContext {
@@ -23,27 +26,51 @@ export interface Outcome {
   readonly result: Record<string, unknown>;
 }
 
-/** Executes `command`; never rejects for anything a peer can send. */
-export async function dispatch(command: Command, context: DispatchContext): Promise<Outcome> {
+/**
+ * Executes `command`; never rejects for anything a peer can send. A push answers at once when the
+ * broker does (the local one), so the commonest request costs no promise.
+ */
+export function dispatch(command: Command, context: DispatchContext): Awaitable<Outcome> {
+  const { broker } = context;
+  switch (command.cmd) {
+    case "send":
+      if (command.uids.length > 1) return sendToEach(command.uids, command.publication, broker);
+      return whenReady(
+        broker.publish({ kind: "user", uid: command.uids[0]! }, command.publication),
+        delivered,
+      );
+    case "publish":
+      return whenReady(
+        broker.publish({ kind: "group", group: command.group }, command.publication),
+        delivered,
+      );
+    case "broadcast":
+      return whenReady(broker.publish(ALL, command.publication), delivered);
+    default:
+      return runOther(command, context);
+  }
+}
+
+/** Publishes to each distinct uid in turn: a uid listed twice gets the push once. */
+async function sendToEach(
+  uids: readonly string[],
+  publication: Publication,
+  broker: Broker,
+): Promise<Outcome> {
+  let count = 0;
+  for (const uid of new Set(uids)) {
+    count += (await broker.publish({ kind: "user", uid }, publication)).delivered;
+  }
+  return delivered({ delivered: count });
+}
+
+/** Membership, kicks and queries: rarer than pushes, and always through a promise. */
+async function runOther(
+  command: Exclude<Command, { cmd: "send" | "publish" | "broadcast" }>,
+  context: DispatchContext,
+): Promise<Outcome> {
   const { broker, presence } = context;
   switch (command.cmd) {
-    case "send": {
-      if (command.uids.length === 1) {
-        const channel = { kind: "user", uid: command.uids[0]! } as const;
-        return delivered(await broker.publish(channel, command.publication));
-      }
-      let count = 0;
-      for (const uid of new Set(command.uids)) {
-        count += (await broker.publish({ kind: "user", uid }, command.publication)).delivered;
-      }
-      return delivered({ delivered: count });
-    }
-    case "publish": {
-      const channel = { kind: "group", group: command.group } as const;
-      return delivered(await broker.publish(channel, command.publication));
-    }
-    case "broadcast":
-      return delivered(await broker.publish({ kind: "all" }, command.publication));
     case "join": {
       // Membership needs the uid online somewhere, not necessarily on this node.
       const joined = await presence.connectionsOf(command.uid) > 0 &&

@@ -166,8 +166,17 @@ export class Hub {
 
 function sendAll(conns: Iterable<Conn>, publication: Publication): number {
   let delivered = 0;
+  // Most sockets speak one protocol: look the frame up again only when it changes.
+  let protocol: WireProtocol | undefined;
+  let frame: Frame | undefined;
   // A send may close a slow reader, which deletes it from `conns`: Set iteration allows that.
-  for (const conn of conns) if (conn.send(publication.frame(conn.protocol))) delivered++;
+  for (const conn of conns) {
+    if (conn.protocol !== protocol) {
+      protocol = conn.protocol;
+      frame = publication.frame(protocol);
+    }
+    if (conn.send(frame!)) delivered++;
+  }
   return delivered;
 }
 

@@ -6,6 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { setImmediate } from "node:timers";
+import { type Awaitable, whenReady } from "../awaitable.ts";
 import { parseCommandLine } from "../command.ts";
 import { dispatch, type DispatchContext } from "../dispatch.ts";
 import type { ControlError } from "../errors.ts";
@@ -270,13 +271,17 @@ export class ControlServer {
     }
   }
 
-  async #answer(line: string): Promise<string> {
+  #answer(line: string): Awaitable<string> {
     const parsed = parseCommandLine(line);
     if (!parsed.ok) {
       log.warn("Refused control request: {code}: {message}", { ...parsed.error });
       return formatError(parsed.error, parsed.id);
     }
-    return formatOutcome(parsed.command, await dispatch(parsed.command, this.#options.context));
+    const { command } = parsed;
+    return whenReady(
+      dispatch(command, this.#options.context),
+      (outcome) => formatOutcome(command, outcome),
+    );
   }
 
   #checkAuth(line: string): boolean {

@@ -3,6 +3,7 @@
  * peer's stream is cut into chunks, the replies are the same, byte for byte.
  * @module
  */
+import type { Awaitable } from "../awaitable.ts";
 import type { ControlError } from "../errors.ts";
 import { LineReader } from "./line_reader.ts";
 import { formatError } from "./reply.ts";
@@ -12,7 +13,7 @@ export interface ControlSessionOptions {
   /** Longest request line in bytes; a longer one is answered `line_too_long` and ends the session. */
   readonly maxLineBytes: number;
   /** The reply line (no newline) to one decoded, non-blank request line. Must not reject. */
-  readonly answer: (line: string) => Promise<string>;
+  readonly answer: (line: string) => Awaitable<string>;
   /** When set, the first line must satisfy it, or the session ends `unauthorized`. */
   readonly authorize?: (line: string) => boolean;
 }
@@ -101,7 +102,8 @@ export class ControlSession {
           replies += "ok\n";
           continue;
         }
-        replies += await this.#options.answer(line) + "\n";
+        const reply = this.#options.answer(line);
+        replies += (typeof reply === "string" ? reply : await reply) + "\n";
       }
     }
     if (tooLong) {
