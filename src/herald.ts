@@ -7,7 +7,10 @@ import { getLogger } from "@logtape/logtape";
 import { LocalBroker } from "./broker.ts";
 import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
+import type { DispatchContext } from "./dispatch.ts";
 import { CLOSE } from "./errors.ts";
+import { API_METHODS, apiHandler } from "./http/api.ts";
+import { ApiKeys } from "./http/api_keys.ts";
 import { healthHandler } from "./http/health.ts";
 import { Router } from "./http/router.ts";
 import { type Hub, hub as sharedHub } from "./hub.ts";
@@ -31,8 +34,8 @@ export interface Herald {
   /** This process's live connections. */
   readonly hub: Hub;
   /**
-   * Applies what a reload may change while running: token secrets, the control secret, and the
-   * TLS certificate (read again even when its path is the same). Throws, changing nothing, when
+   * Applies what a reload may change while running: token secrets, the control secret, the API
+   * keys, and the TLS certificate (read again even when its path is the same). Throws, changing nothing, when
    * the certificate cannot be read or loaded. Other settings are the caller's to filter out.
    */
   reload(config: Config): Promise<ReloadOutcome>;
@@ -77,6 +80,18 @@ export async function startHerald(
     allowedOrigins: config.allowedOrigins,
     trustedProxies: config.trustedProxies,
   });
+  const apiKeys = new ApiKeys(config.apiKeys);
+  const context: DispatchContext = {
+    broker,
+    presence,
+    serverStats: () => ({
+      pending: gateway.pendingCount,
+      held_sockets: gateway.heldCount,
+      unsent_bytes: gateway.unsentBytes,
+      control_connections: control.connectionCount,
+      uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+    }),
+  };
   const control: ControlServer = listening(
     "--control-port",
     config.controlHost,
@@ -90,28 +105,24 @@ export async function startHerald(
         lineTimeoutSeconds: config.controlLineTimeoutSeconds,
         writeTimeoutSeconds: config.controlWriteTimeoutSeconds,
         controlSecret: config.controlSecret,
-        context: {
-          broker,
-          presence,
-          serverStats: () => ({
-            pending: gateway.pendingCount,
-            held_sockets: gateway.heldCount,
-            unsent_bytes: gateway.unsentBytes,
-            control_connections: control.connectionCount,
-            uptime_s: Math.floor((Date.now() - startedAt) / 1000),
-          }),
-        },
+        context,
       }),
   );
-  const router = new Router(gateway.upgrade).route(
-    ["GET"],
-    "/healthz",
-    healthHandler({
-      connections: () => hub.connectionCount,
-      uids: () => hub.uidCount,
-      pending: () => gateway.pendingCount,
-    }, startedAt),
-  );
+  const router = new Router(gateway.upgrade)
+    .route(
+      ["GET"],
+      "/healthz",
+      healthHandler({
+        connections: () => hub.connectionCount,
+        uids: () => hub.uidCount,
+        pending: () => gateway.pendingCount,
+      }, startedAt),
+    )
+    .route(
+      API_METHODS,
+      "/api",
+      apiHandler({ keys: apiKeys, maxBodyBytes: config.maxApiBodyBytes, context }),
+    );
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = await listening(
@@ -148,6 +159,7 @@ export async function startHerald(
           await reloadTls(next);
         identify = identifyOf(next);
         control.setControlSecret(next.controlSecret);
+        apiKeys.set(next.apiKeys);
         return { tlsReloaded };
       });
       reloading = reloaded.catch(() => {});
