@@ -8,6 +8,10 @@
 import type { Broker, Delivery } from "./broker.ts";
 import type { Command } from "./command.ts";
 import type { Presence } from "./presence.ts";
+import type { Publication } from "./publication.ts";
+
+/** The commands that push to browsers. */
+export type PushCmd = "send" | "publish" | "broadcast";
 
 /** What a command needs: where pushes go, who answers queries, and the transports' counters. */
 export interface DispatchContext {
@@ -15,6 +19,8 @@ export interface DispatchContext {
   readonly presence: Presence;
   /** Extra figures for `stats`, e.g. pending sockets and control connections. */
   readonly serverStats: () => Record<string, number>;
+  /** Told about every push once it is delivered (metrics); must be cheap and never throw. */
+  readonly onPush?: (cmd: PushCmd, delivered: number, publication: Publication) => void;
 }
 
 /** A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one. */
@@ -30,20 +36,20 @@ export async function dispatch(command: Command, context: DispatchContext): Prom
     case "send": {
       if (command.uids.length === 1) {
         const channel = { kind: "user", uid: command.uids[0]! } as const;
-        return delivered(await broker.publish(channel, command.publication));
+        return pushed(command, await broker.publish(channel, command.publication), context);
       }
       let count = 0;
       for (const uid of new Set(command.uids)) {
         count += (await broker.publish({ kind: "user", uid }, command.publication)).delivered;
       }
-      return delivered({ delivered: count });
+      return pushed(command, { delivered: count }, context);
     }
     case "publish": {
       const channel = { kind: "group", group: command.group } as const;
-      return delivered(await broker.publish(channel, command.publication));
+      return pushed(command, await broker.publish(channel, command.publication), context);
     }
     case "broadcast":
-      return delivered(await broker.publish({ kind: "all" }, command.publication));
+      return pushed(command, await broker.publish({ kind: "all" }, command.publication), context);
     case "join": {
       // Membership needs the uid online somewhere, not necessarily on this node.
       const joined = await presence.connectionsOf(command.uid) > 0 &&
@@ -81,6 +87,11 @@ export async function dispatch(command: Command, context: DispatchContext): Prom
   }
 }
 
-function delivered(delivery: Delivery): Outcome {
+function pushed(
+  command: { readonly cmd: PushCmd; readonly publication: Publication },
+  delivery: Delivery,
+  context: DispatchContext,
+): Outcome {
+  context.onPush?.(command.cmd, delivery.delivered, command.publication);
   return { ok: delivery.delivered > 0, result: { delivered: delivery.delivered } };
 }

@@ -11,13 +11,15 @@ import type { DispatchContext } from "./dispatch.ts";
 import { CLOSE } from "./errors.ts";
 import { API_METHODS, apiHandler } from "./http/api.ts";
 import { ApiKeys } from "./http/api_keys.ts";
-import { healthHandler } from "./http/health.ts";
+import { healthHandler, readyHandler } from "./http/health.ts";
+import { metricsHandler } from "./http/metrics_endpoint.ts";
 import { Router } from "./http/router.ts";
 import { type Hub, hub as sharedHub } from "./hub.ts";
 import { createIdentify, type Identify } from "./identify.ts";
+import { HeraldMetrics } from "./metrics/herald_metrics.ts";
 import { LocalPresence } from "./presence.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls.ts";
-import { WsGateway } from "./ws/gateway.ts";
+import { type ConnectionListener, WsGateway } from "./ws/gateway.ts";
 
 const log = getLogger(["herald"]);
 
@@ -63,8 +65,17 @@ export async function startHerald(
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
   let identify = identifyOf(config);
-  const gateway = new WsGateway({
+  /** Set when shutdown begins: /readyz answers 503 from then on. */
+  let draining = false;
+  const metrics: HeraldMetrics = new HeraldMetrics({
+    connections: () => hub.connectionCount,
+    uidsOnline: () => hub.uidCount,
+    pendingSockets: () => gateway.pendingCount,
+    controlConnections: () => control?.connectionCount ?? 0,
+  });
+  const gateway: WsGateway = new WsGateway({
     hub,
+    listener: connectionListener(metrics),
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -88,26 +99,40 @@ export async function startHerald(
       pending: gateway.pendingCount,
       held_sockets: gateway.heldCount,
       unsent_bytes: gateway.unsentBytes,
-      control_connections: control.connectionCount,
+      control_connections: control?.connectionCount ?? 0,
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
     }),
+    onPush: (cmd, delivered, publication) => {
+      metrics.pushes(cmd, delivered > 0 ? "ok" : "fail").inc();
+      if (delivered === 0) return;
+      metrics.messagesDelivered.inc(delivered);
+      // Every socket speaks plain today: its frame is what each of them was sent.
+      metrics.bytesDelivered.inc(delivered * publication.frame("plain").bytes);
+    },
   };
-  const control: ControlServer = listening(
-    "--control-port",
-    config.controlHost,
-    config.controlPort,
-    () =>
-      new ControlServer({
-        hostname: config.controlHost,
-        port: config.controlPort,
-        maxLineBytes: config.maxLineBytes,
-        maxConnections: config.maxControlConnections,
-        lineTimeoutSeconds: config.controlLineTimeoutSeconds,
-        writeTimeoutSeconds: config.controlWriteTimeoutSeconds,
-        controlSecret: config.controlSecret,
-        context,
-      }),
-  );
+  let control: ControlServer | undefined;
+  try {
+    control = listening(
+      "--control-port",
+      config.controlHost,
+      config.controlPort,
+      () =>
+        new ControlServer({
+          hostname: config.controlHost,
+          port: config.controlPort,
+          maxLineBytes: config.maxLineBytes,
+          maxConnections: config.maxControlConnections,
+          lineTimeoutSeconds: config.controlLineTimeoutSeconds,
+          writeTimeoutSeconds: config.controlWriteTimeoutSeconds,
+          controlSecret: config.controlSecret,
+          context,
+          onRequestSeconds: (seconds) => metrics.controlRequestSeconds.observe(seconds),
+        }),
+    );
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
   const router = new Router(gateway.upgrade)
     .route(
       ["GET"],
@@ -118,11 +143,13 @@ export async function startHerald(
         pending: () => gateway.pendingCount,
       }, startedAt),
     )
+    .route(["GET"], "/readyz", readyHandler(() => draining))
     .route(
       API_METHODS,
       "/api",
       apiHandler({ keys: apiKeys, maxBodyBytes: config.maxApiBodyBytes, context }),
-    );
+    )
+    .route(["GET"], "/metrics", metricsHandler(apiKeys, () => metrics.render()));
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = await listening(
@@ -133,6 +160,7 @@ export async function startHerald(
     );
   } catch (error) {
     await control.close();
+    metrics.close();
     throw error;
   }
   log.info("WebSocket port listening on {scheme}://{hostname}:{port}", {
@@ -167,9 +195,13 @@ export async function startHerald(
     },
     shutdown() {
       stopping ??= (async () => {
+        draining = true;
         gateway.closeAll(CLOSE.goingAway);
         await reloading;
-        await Promise.all([server.shutdown(), control.close(), gateway.released()]);
+        // The WebSocket port answers (/readyz 503, upgrades 503) until every socket is released.
+        await Promise.all([control.close(), gateway.released()]);
+        await server.shutdown();
+        metrics.close();
       })();
       return stopping;
     },
@@ -194,6 +226,15 @@ export async function startHerald(
     await replaced.shutdown();
     return true;
   }
+}
+
+/** Counts identified sockets' connects, disconnects and slow-reader closes. */
+function connectionListener(metrics: HeraldMetrics): ConnectionListener {
+  return {
+    connected: () => metrics.connects.inc(),
+    disconnected: (_uid, code) => metrics.disconnects(code).inc(),
+    slowReaderClosed: () => metrics.slowReaderCloses.inc(),
+  };
 }
 
 /** Runs `bind`, naming the setting when the address cannot be bound. */

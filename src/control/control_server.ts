@@ -43,6 +43,8 @@ export interface ControlServerOptions {
   /** When set, the first line must be `{"auth":"<secret>"}`. */
   readonly controlSecret: string | undefined;
   readonly context: DispatchContext;
+  /** Called with the seconds each request took, from its complete line to its reply. */
+  readonly onRequestSeconds?: (seconds: number) => void;
 }
 
 /** The listening control port and its open connections. */
@@ -270,12 +272,17 @@ export class ControlServer {
   }
 
   async #answer(line: string): Promise<string> {
+    const started = performance.now();
     const parsed = parseCommandLine(line);
-    if (!parsed.ok) {
+    let reply: string;
+    if (parsed.ok) {
+      reply = formatOutcome(parsed.command, await dispatch(parsed.command, this.#options.context));
+    } else {
       log.warn("Refused control request: {code}: {message}", { ...parsed.error });
-      return formatError(parsed.error, parsed.id);
+      reply = formatError(parsed.error, parsed.id);
     }
-    return formatOutcome(parsed.command, await dispatch(parsed.command, this.#options.context));
+    this.#options.onRequestSeconds?.((performance.now() - started) / 1000);
+    return reply;
   }
 
   #checkAuth(line: string): boolean {
