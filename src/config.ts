@@ -91,6 +91,8 @@ export interface Config {
   readonly webhookUrl: string | undefined;
   /** Shared secret that signs each webhook request (HMAC-SHA256). */
   readonly webhookSecret: string | undefined;
+  /** Webhook events held at most, in flight included; beyond, new events are dropped. */
+  readonly webhookMaxQueue: number;
   /** Forward what identified plain clients send (other than `ping`) as `message` webhooks. */
   readonly forwardClientMessages: boolean;
   /** Serve the `GET /demo` page. */
@@ -234,6 +236,11 @@ const OPTIONS = {
     ...opt("webhook-secret", "Secret signing each webhook request, 16+ chars", undefined),
     secret: true,
   },
+  webhookMaxQueue: opt(
+    "webhook-max-queue",
+    "Webhook events held at most; beyond, new ones are dropped",
+    "10000",
+  ),
   forwardClientMessages: {
     ...opt(
       "forward-client-messages",
@@ -473,6 +480,7 @@ export function loadConfig(
     maxApiBodyBytes: int("maxApiBodyBytes", 64, 1024 * 1024 * 1024),
     webhookUrl,
     webhookSecret,
+    webhookMaxQueue: int("webhookMaxQueue", 1, 10_000_000),
     forwardClientMessages,
     demo: bool("demo"),
     configFile,

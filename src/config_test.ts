@@ -390,6 +390,8 @@ Deno.test("loadConfig() needs --webhook-url and --webhook-secret together, and a
   assert.equal(config.webhookSecret, NEXT_API_KEY);
   assert.equal(config.forwardClientMessages, true);
   assert.equal(configOf([]).forwardClientMessages, false);
+  assert.equal(configOf([]).webhookMaxQueue, 10_000);
+  assert.equal(configOf(["--webhook-max-queue", "5"]).webhookMaxQueue, 5);
   assert.equal(configOf([]).webhookUrl, undefined);
   assert.throws(
     () => loadConfig([], { HERALD_WEBHOOK_URL: "https://backend.example/h" }),

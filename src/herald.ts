@@ -19,6 +19,7 @@ import { createIdentify, type Identify } from "./identify.ts";
 import { HeraldMetrics } from "./metrics/herald_metrics.ts";
 import { LocalPresence } from "./presence.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls.ts";
+import { WebhookSender } from "./webhook/webhook_sender.ts";
 import { type ConnectionListener, WsGateway } from "./ws/gateway.ts";
 
 const log = getLogger(["herald"]);
@@ -67,15 +68,28 @@ export async function startHerald(
   let identify = identifyOf(config);
   /** Set when shutdown begins: /readyz answers 503 from then on. */
   let draining = false;
+  const webhook = config.webhookUrl === undefined || config.webhookSecret === undefined
+    ? undefined
+    : new WebhookSender({
+      url: config.webhookUrl,
+      secret: config.webhookSecret,
+      maxQueue: config.webhookMaxQueue,
+    });
   const metrics: HeraldMetrics = new HeraldMetrics({
     connections: () => hub.connectionCount,
     uidsOnline: () => hub.uidCount,
     pendingSockets: () => gateway.pendingCount,
     controlConnections: () => control?.connectionCount ?? 0,
+    webhook,
   });
+  /** Releases what was built before a port failed to bind. */
+  const abandon = async () => {
+    metrics.close();
+    await webhook?.close();
+  };
   const gateway: WsGateway = new WsGateway({
     hub,
-    listener: connectionListener(metrics),
+    listener: connectionListener(metrics, webhook, config.forwardClientMessages),
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -130,7 +144,7 @@ export async function startHerald(
         }),
     );
   } catch (error) {
-    metrics.close();
+    await abandon();
     throw error;
   }
   const router = new Router(gateway.upgrade)
@@ -160,7 +174,7 @@ export async function startHerald(
     );
   } catch (error) {
     await control.close();
-    metrics.close();
+    await abandon();
     throw error;
   }
   log.info("WebSocket port listening on {scheme}://{hostname}:{port}", {
@@ -201,6 +215,8 @@ export async function startHerald(
         // The WebSocket port answers (/readyz 503, upgrades 503) until every socket is released.
         await Promise.all([control.close(), gateway.released()]);
         await server.shutdown();
+        // After the sockets: their offline events are queued by now and get delivered.
+        await webhook?.close();
         metrics.close();
       })();
       return stopping;
@@ -228,12 +244,29 @@ export async function startHerald(
   }
 }
 
-/** Counts identified sockets' connects, disconnects and slow-reader closes. */
-function connectionListener(metrics: HeraldMetrics): ConnectionListener {
+/**
+ * Counts identified sockets' connects, disconnects and slow-reader closes, and queues the
+ * webhook events: `online` for a uid's first connection, `offline` for its last, and with
+ * `forward`, `message` for what a client sends.
+ */
+function connectionListener(
+  metrics: HeraldMetrics,
+  webhook: WebhookSender | undefined,
+  forward: boolean,
+): ConnectionListener {
   return {
-    connected: () => metrics.connects.inc(),
-    disconnected: (_uid, code) => metrics.disconnects(code).inc(),
+    connected(uid, first) {
+      metrics.connects.inc();
+      if (first) webhook?.enqueue({ event: "online", uid, time_ms: Date.now() });
+    },
+    disconnected(uid, code, last) {
+      metrics.disconnects(code).inc();
+      if (last) webhook?.enqueue({ event: "offline", uid, time_ms: Date.now(), code });
+    },
     slowReaderClosed: () => metrics.slowReaderCloses.inc(),
+    message: webhook === undefined || !forward
+      ? undefined
+      : (uid, data) => webhook.enqueue({ event: "message", uid, time_ms: Date.now(), data }),
   };
 }
 
