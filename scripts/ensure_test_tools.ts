@@ -14,6 +14,8 @@ const TEST_TOOLS: Record<string, string> = {
   openssl: "openssl",
   // Runs the README's curl example of the HTTP API (tests/api_snippets_test.ts).
   curl: "curl",
+  // Runs the dashboard and demo pages (tests/browser_test.ts), driven by npm:playwright-core.
+  chromium: "chromium",
 };
 
 /** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */

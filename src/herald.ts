@@ -13,6 +13,7 @@ import { API_METHODS, apiHandler } from "./http/api.ts";
 import { ApiKeys } from "./http/api_keys.ts";
 import { healthHandler, readyHandler } from "./http/health.ts";
 import { metricsHandler } from "./http/metrics_endpoint.ts";
+import { dashboardHandler, demoHandler } from "./http/pages.ts";
 import { Router } from "./http/router.ts";
 import { type Hub, hub as sharedHub } from "./hub.ts";
 import { createIdentify, type Identify } from "./identify.ts";
@@ -163,7 +164,9 @@ export async function startHerald(
       "/api",
       apiHandler({ keys: apiKeys, maxBodyBytes: config.maxApiBodyBytes, context }),
     )
-    .route(["GET"], "/metrics", metricsHandler(apiKeys, () => metrics.render()));
+    .route(["GET"], "/metrics", metricsHandler(apiKeys, () => metrics.render()))
+    .route(["GET"], "/dashboard", dashboardHandler(apiKeys));
+  if (config.demo) router.route(["GET"], "/demo", demoHandler());
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = await listening(
