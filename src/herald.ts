@@ -39,8 +39,9 @@ export interface Herald {
   readonly hub: Hub;
   /**
    * Applies what a reload may change while running: token secrets, the control secret, the API
-   * keys, and the TLS certificate (read again even when its path is the same). Throws, changing nothing, when
-   * the certificate cannot be read or loaded. Other settings are the caller's to filter out.
+   * keys, and the TLS certificate (read again even when its path is the same). Throws, changing
+   * nothing, when the certificate cannot be read or loaded. Other settings are the caller's to
+   * filter out.
    */
   reload(config: Config): Promise<ReloadOutcome>;
   /**
@@ -80,7 +81,7 @@ export async function startHerald(
     connections: () => hub.connectionCount,
     uidsOnline: () => hub.uidCount,
     pendingSockets: () => gateway.pendingCount,
-    controlConnections: () => control?.connectionCount ?? 0,
+    controlConnections: () => control.connectionCount,
     webhook,
   });
   /** Releases what was built before a port failed to bind. */
@@ -114,7 +115,7 @@ export async function startHerald(
       pending: gateway.pendingCount,
       held_sockets: gateway.heldCount,
       unsent_bytes: gateway.unsentBytes,
-      control_connections: control?.connectionCount ?? 0,
+      control_connections: control.connectionCount,
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
     }),
     onPush: (cmd, delivered, publication) => {
@@ -125,7 +126,7 @@ export async function startHerald(
       metrics.bytesDelivered.inc(delivered * publication.frame("plain").bytes);
     },
   };
-  let control: ControlServer | undefined;
+  let control: ControlServer;
   try {
     control = listening(
       "--control-port",

@@ -128,9 +128,37 @@ async function readBody(request: Request, max: number): Promise<Body> {
     return { kind: "too_large" };
   }
   if (request.body === null) return { kind: "text", text: "" };
+  let bytes: Uint8Array;
+  if (Number.isInteger(announced)) {
+    // The length is known and within bounds (the server holds the peer to it): one read, which
+    // costs far less than walking the stream's chunks.
+    try {
+      bytes = new Uint8Array(await request.arrayBuffer());
+    } catch {
+      return { kind: "aborted" };
+    }
+  } else {
+    const streamed = await readStream(request.body, max);
+    if (streamed === undefined || streamed === "too_large") {
+      return { kind: streamed === undefined ? "aborted" : "too_large" };
+    }
+    bytes = streamed;
+  }
+  try {
+    return { kind: "text", text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    return { kind: "not_utf8" };
+  }
+}
+
+/** Reads a body of unknown length, stopping as soon as it passes `max` bytes. */
+async function readStream(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<Uint8Array | "too_large" | undefined> {
   const chunks: Uint8Array[] = [];
   let length = 0;
-  const reader = request.body.getReader();
+  const reader = body.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -138,12 +166,12 @@ async function readBody(request: Request, max: number): Promise<Body> {
       length += value.length;
       if (length > max) {
         await reader.cancel().catch(() => {});
-        return { kind: "too_large" };
+        return "too_large";
       }
       chunks.push(value);
     }
   } catch {
-    return { kind: "aborted" };
+    return undefined;
   }
   const bytes = new Uint8Array(length);
   let offset = 0;
@@ -151,11 +179,7 @@ async function readBody(request: Request, max: number): Promise<Body> {
     bytes.set(chunk, offset);
     offset += chunk.length;
   }
-  try {
-    return { kind: "text", text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
-  } catch {
-    return { kind: "not_utf8" };
-  }
+  return bytes;
 }
 
 function refuse(
