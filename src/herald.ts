@@ -191,6 +191,18 @@ export async function startHerald(
       "OPEN MODE: no --secret set, so any client can claim any uid. Set --secret in production.",
     );
   }
+  if (config.demo) {
+    log.info("Demo page on {scheme}://{hostname}:{port}/demo", {
+      scheme: tls === undefined ? "http" : "https",
+      ...server.addr,
+    });
+    if (config.apiKeys.length === 0) {
+      log.warn("--demo without --api-key: the demo page connects, but its form cannot push");
+    }
+    if (config.secret !== undefined) {
+      log.warn("--demo with --secret: the demo page identifies with a bare uid and is refused");
+    }
+  }
 
   let stopping: Promise<void> | undefined;
   /** The reload in progress: shutdown waits for it, so no server it starts is left running. */

@@ -64,6 +64,13 @@ test("webhook: online on a uid's first socket, offline on its last, messages for
     { event: "online", uid: "u2" },
     { event: "offline", uid: "u2", code: 4005 },
   ]);
+  // The README's example body has the keys of the real events.
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const example = readme.match(/A request's body, for example:\s+```json\n([\s\S]*?)```/)?.[1];
+  assert.ok(example !== undefined, "README shows an example webhook body");
+  const keys = (events: readonly object[]) =>
+    Object.fromEntries(events.map((e) => [(e as WebhookEvent).event, Object.keys(e).sort()]));
+  assert.deepEqual(keys(JSON.parse(example).events), keys(receiver.accepted));
   for (const request of receiver.requests) {
     assert.ok(request.verification.ok, "the receiver verified the signature");
     assert.equal(request.contentType, "application/json");
