@@ -12,6 +12,10 @@ const TEST_TOOLS: Record<string, string> = {
   node: "nodejs",
   python3: "python3",
   openssl: "openssl",
+  // Runs the README's curl example of the HTTP API (tests/api_snippets_test.ts).
+  curl: "curl",
+  // Runs the dashboard and demo pages (tests/browser_test.ts), driven by npm:playwright-core.
+  chromium: "chromium",
 };
 
 /** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */

@@ -83,6 +83,20 @@ export interface Config {
   readonly tlsKey: string | undefined;
   /** Seconds SIGTERM/SIGINT may take to close every socket before Herald exits anyway. */
   readonly shutdownTimeoutSeconds: number;
+  /** Keys that open `POST /api` and `GET /metrics`; several at once for rotation; empty: 404. */
+  readonly apiKeys: readonly string[];
+  /** Largest `POST /api` body, in bytes. */
+  readonly maxApiBodyBytes: number;
+  /** Where presence and client-message events are POSTed; undefined: no webhooks. */
+  readonly webhookUrl: string | undefined;
+  /** Shared secret that signs each webhook request (HMAC-SHA256). */
+  readonly webhookSecret: string | undefined;
+  /** Webhook events held at most, in flight included; beyond, new events are dropped. */
+  readonly webhookMaxQueue: number;
+  /** Forward what identified plain clients send (other than `ping`) as `message` webhooks. */
+  readonly forwardClientMessages: boolean;
+  /** Serve the `GET /demo` page. */
+  readonly demo: boolean;
   /** The JSON file the configuration was read from, if any; SIGHUP reads it again. */
   readonly configFile: string | undefined;
 }
@@ -210,6 +224,35 @@ const OPTIONS = {
   tlsCert: opt("tls-cert", "PEM certificate chain file: serve wss:// and https://", undefined),
   tlsKey: opt("tls-key", "PEM private key file of --tls-cert", undefined),
   shutdownTimeoutSeconds: opt("shutdown-timeout", "Seconds to drain before exiting anyway", "10"),
+  apiKeys: {
+    ...opt("api-key", "Key for POST /api and GET /metrics, 16+ chars (repeatable)", undefined),
+    env: "HERALD_API_KEYS",
+    list: true,
+    secret: true,
+  },
+  maxApiBodyBytes: opt("max-api-body-bytes", "Largest POST /api body in bytes", "1048576"),
+  webhookUrl: opt("webhook-url", "URL Herald POSTs online/offline/message events to", undefined),
+  webhookSecret: {
+    ...opt("webhook-secret", "Secret signing each webhook request, 16+ chars", undefined),
+    secret: true,
+  },
+  webhookMaxQueue: opt(
+    "webhook-max-queue",
+    "Webhook events held at most; beyond, new ones are dropped",
+    "10000",
+  ),
+  forwardClientMessages: {
+    ...opt(
+      "forward-client-messages",
+      "Send what identified clients send (other than ping) to --webhook-url",
+      "false",
+    ),
+    boolean: true,
+  },
+  demo: {
+    ...opt("demo", "Serve the demo page on GET /demo", "false"),
+    boolean: true,
+  },
   configFile: opt("config", "JSON file with the flags' names as keys", undefined),
 } as const satisfies Record<keyof Config, OptionSpec>;
 
@@ -294,7 +337,7 @@ export function loadConfig(
     warnings.push(
       `${source} on the command line is visible to every local user (ps): in production use ` +
         `${spec.env}, the --config file${
-          key === "previousSecrets" ? "" : ` or --${spec.flag}-file`
+          WITHOUT_SECRET_FILE.has(key) ? "" : ` or --${spec.flag}-file`
         }`,
     );
   };
@@ -366,6 +409,28 @@ export function loadConfig(
   for (const value of previous.values) checkSecret("token", value, previous.source);
   if (previous.values.length > 0) warnIfFlag("previousSecrets", previous.source);
   const controlSecret = secretOf("control", "controlSecret", "controlSecretFile");
+  const apiKeys = list("apiKeys");
+  for (const value of apiKeys.values) checkSecret("api", value, apiKeys.source);
+  if (apiKeys.values.length > 0) warnIfFlag("apiKeys", apiKeys.source);
+  const webhookUrl = text("webhookUrl") || undefined;
+  if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl, raw("webhookUrl").source, prefix);
+  const webhookSecret = text("webhookSecret");
+  if (webhookSecret !== undefined) {
+    checkSecret("webhook", webhookSecret, raw("webhookSecret").source);
+    warnIfFlag("webhookSecret", raw("webhookSecret").source);
+  }
+  if ((webhookUrl === undefined) !== (webhookSecret === undefined)) {
+    const missing = webhookUrl === undefined ? "--webhook-url" : "--webhook-secret";
+    const given = webhookUrl === undefined ? raw("webhookSecret").source : raw("webhookUrl").source;
+    throw new RangeError(`${prefix} ${missing} must be set too when ${given} is set`);
+  }
+  const forwardClientMessages = bool("forwardClientMessages");
+  if (forwardClientMessages && webhookUrl === undefined) {
+    throw new RangeError(
+      `${prefix} ${raw("forwardClientMessages").source} needs --webhook-url and ` +
+        "--webhook-secret: forwarded messages are sent there",
+    );
+  }
   const origins = list("allowedOrigins").values;
   const proxies = list("trustedProxies").values;
   const tlsCert = text("tlsCert") || undefined;
@@ -411,12 +476,48 @@ export function loadConfig(
     tlsCert,
     tlsKey,
     shutdownTimeoutSeconds: int("shutdownTimeoutSeconds", 0, 3600),
+    apiKeys: Object.freeze(apiKeys.values),
+    maxApiBodyBytes: int("maxApiBodyBytes", 64, 1024 * 1024 * 1024),
+    webhookUrl,
+    webhookSecret,
+    webhookMaxQueue: int("webhookMaxQueue", 1, 10_000_000),
+    forwardClientMessages,
+    demo: bool("demo"),
     configFile,
   };
   if (config.secret === undefined && config.previousSecrets.length > 0) {
     throw new RangeError(`${prefix} --secret must be set when ${previous.source} is set`);
   }
   return { kind: "run", config: Object.freeze(config), warnings: Object.freeze(warnings) };
+}
+
+/** Secrets that have no `--…-file` flag: the warning about flags names the other ways only. */
+const WITHOUT_SECRET_FILE: ReadonlySet<keyof Config> = new Set<keyof Config>([
+  "previousSecrets",
+  "apiKeys",
+  "webhookSecret",
+]);
+
+/** Throws unless `url` is an http(s) URL without credentials, as the webhook sender needs. */
+function checkWebhookUrl(url: string, source: string, prefix: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
+    throw new RangeError(
+      `${prefix} ${source} must be an http:// or https:// URL: current value is ${url}`,
+    );
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    // Not quoted: the password is a secret.
+    throw new RangeError(
+      `${prefix} ${source} must not carry a user or password: the signature proves the ` +
+        "request comes from Herald",
+    );
+  }
 }
 
 /** A setting's raw value and where it came from, for error messages. */

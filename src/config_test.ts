@@ -326,3 +326,106 @@ Deno.test("loadConfig() warns when a secret comes as a flag, which every local u
   assert.ok(fromEnv.kind === "run");
   assert.deepEqual(fromEnv.warnings, []);
 });
+
+const API_KEY = "k7Qw9ZrT2mXv4LpB";
+const NEXT_API_KEY = "N3xtK3y-8fGh2JkQ";
+
+Deno.test("loadConfig() takes API keys as repeated flags or HERALD_API_KEYS, none by default", () => {
+  assert.deepEqual(configOf([]).apiKeys, []);
+  assert.deepEqual(
+    configOf(["--api-key", API_KEY, "--api-key", NEXT_API_KEY]).apiKeys,
+    [API_KEY, NEXT_API_KEY],
+  );
+  assert.deepEqual(
+    configOf([], { HERALD_API_KEYS: `${API_KEY}, ${NEXT_API_KEY}` }).apiKeys,
+    [API_KEY, NEXT_API_KEY],
+  );
+  assert.equal(configOf([]).maxApiBodyBytes, 1024 * 1024);
+  assert.equal(configOf(["--max-api-body-bytes", "4096"]).maxApiBodyBytes, 4096);
+  assert.throws(
+    () => loadConfig(["--max-api-body-bytes", "10"], {}),
+    new RangeError(
+      "Cannot start: --max-api-body-bytes must be an integer 64-1073741824: current value is 10",
+    ),
+  );
+});
+
+Deno.test("loadConfig() refuses a short API key without quoting it, and warns about flags", () => {
+  assert.throws(
+    () => loadConfig([], { HERALD_API_KEYS: `${API_KEY},short-key` }),
+    new RangeError(
+      "Cannot start: HERALD_API_KEYS must be at least 16 characters long: current length is 9",
+    ),
+  );
+  assert.throws(
+    () => loadConfig([], { HERALD_API_KEYS: "" }),
+    /HERALD_API_KEYS is set but empty/,
+  );
+  const loaded = loadConfig([
+    "--api-key",
+    API_KEY,
+    "--webhook-secret",
+    NEXT_API_KEY,
+    "--webhook-url",
+    "http://127.0.0.1:9/h",
+  ], {});
+  assert.ok(loaded.kind === "run");
+  assert.deepEqual(loaded.warnings.map((w) => w.split(" ")[0]), ["--api-key", "--webhook-secret"]);
+  assert.match(
+    loaded.warnings[0]!,
+    /visible to every local user .*HERALD_API_KEYS, the --config file$/,
+  );
+  for (const warning of loaded.warnings) {
+    assert.ok(!warning.includes(API_KEY) && !warning.includes(NEXT_API_KEY), warning);
+  }
+});
+
+Deno.test("loadConfig() needs --webhook-url and --webhook-secret together, and a plain http(s) URL", () => {
+  const config = configOf([], {
+    HERALD_WEBHOOK_URL: "https://backend.example/hooks/herald",
+    HERALD_WEBHOOK_SECRET: NEXT_API_KEY,
+    HERALD_FORWARD_CLIENT_MESSAGES: "true",
+  });
+  assert.equal(config.webhookUrl, "https://backend.example/hooks/herald");
+  assert.equal(config.webhookSecret, NEXT_API_KEY);
+  assert.equal(config.forwardClientMessages, true);
+  assert.equal(configOf([]).forwardClientMessages, false);
+  assert.equal(configOf([]).webhookMaxQueue, 10_000);
+  assert.equal(configOf(["--webhook-max-queue", "5"]).webhookMaxQueue, 5);
+  assert.equal(configOf([]).webhookUrl, undefined);
+  assert.throws(
+    () => loadConfig([], { HERALD_WEBHOOK_URL: "https://backend.example/h" }),
+    new RangeError(
+      "Cannot start: --webhook-secret must be set too when HERALD_WEBHOOK_URL is set",
+    ),
+  );
+  assert.throws(
+    () => loadConfig([], { HERALD_WEBHOOK_SECRET: NEXT_API_KEY }),
+    new RangeError(
+      "Cannot start: --webhook-url must be set too when HERALD_WEBHOOK_SECRET is set",
+    ),
+  );
+  assert.throws(
+    () => loadConfig([], { HERALD_WEBHOOK_URL: "ftp://x/", HERALD_WEBHOOK_SECRET: NEXT_API_KEY }),
+    new RangeError(
+      "Cannot start: HERALD_WEBHOOK_URL must be an http:// or https:// URL: current value is ftp://x/",
+    ),
+  );
+  const withPassword = "https://user:hunter2hunter2@backend.example/h";
+  assert.throws(
+    () => loadConfig([], { HERALD_WEBHOOK_URL: withPassword, HERALD_WEBHOOK_SECRET: NEXT_API_KEY }),
+    (error: Error) =>
+      /must not carry a user or password/.test(error.message) &&
+      !error.message.includes("hunter2"),
+  );
+  assert.throws(
+    () => loadConfig(["--forward-client-messages"], {}),
+    /--forward-client-messages needs --webhook-url and --webhook-secret/,
+  );
+});
+
+Deno.test("loadConfig() turns the demo page on with --demo only", () => {
+  assert.equal(configOf([]).demo, false);
+  assert.equal(configOf(["--demo"]).demo, true);
+  assert.equal(configOf([], { HERALD_DEMO: "1" }).demo, true);
+});

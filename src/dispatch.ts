@@ -5,12 +5,15 @@
  * whether the holders are this process or a cluster.
  * @module
  */
-import { type Awaitable, whenReady } from "./awaitable.ts";
+import type { Awaitable } from "./awaitable.ts";
 import type { Broker, Delivery } from "./broker.ts";
-import { ALL } from "./channel.ts";
+import { ALL, type Channel } from "./channel.ts";
 import type { Command } from "./command.ts";
 import type { Presence } from "./presence.ts";
 import type { Publication } from "./publication.ts";
+
+/** The commands that push to browsers. */
+export type PushCmd = "send" | "publish" | "broadcast";
 
 /** What a command needs: where pushes go, who answers queries, and the transports' counters. */
 export interface DispatchContext {
@@ -18,6 +21,8 @@ export interface DispatchContext {
   readonly presence: Presence;
   /** Extra figures for `stats`, e.g. pending sockets and control connections. */
   readonly serverStats: () => Record<string, number>;
+  /** Told about every push once it is delivered (metrics); must be cheap and never throw. */
+  readonly onPush?: (cmd: PushCmd, delivered: number, publication: Publication) => void;
 }
 
 /** A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one. */
@@ -31,42 +36,46 @@ export interface Outcome {
  * broker does (the local one), so the commonest request costs no promise.
  */
 export function dispatch(command: Command, context: DispatchContext): Awaitable<Outcome> {
-  const { broker } = context;
   switch (command.cmd) {
     case "send":
-      if (command.uids.length > 1) return sendToEach(command.uids, command.publication, broker);
-      return whenReady(
-        broker.publish({ kind: "user", uid: command.uids[0]! }, command.publication),
-        delivered,
-      );
+      if (command.uids.length > 1) return sendToEach(command, context);
+      return publish({ kind: "user", uid: command.uids[0]! }, command, context);
     case "publish":
-      return whenReady(
-        broker.publish({ kind: "group", group: command.group }, command.publication),
-        delivered,
-      );
+      return publish({ kind: "group", group: command.group }, command, context);
     case "broadcast":
-      return whenReady(broker.publish(ALL, command.publication), delivered);
+      return publish(ALL, command, context);
     default:
       return runOther(command, context);
   }
 }
 
+/** Publishes one push to `channel`; a broker's promise only when it gives one. */
+function publish(
+  channel: Channel,
+  command: Extract<Command, { cmd: PushCmd }>,
+  context: DispatchContext,
+): Awaitable<Outcome> {
+  const delivery = context.broker.publish(channel, command.publication);
+  return delivery instanceof Promise
+    ? delivery.then((delivered) => pushed(command, delivered, context))
+    : pushed(command, delivery, context);
+}
+
 /** Publishes to each distinct uid in turn: a uid listed twice gets the push once. */
 async function sendToEach(
-  uids: readonly string[],
-  publication: Publication,
-  broker: Broker,
+  command: Extract<Command, { cmd: "send" }>,
+  context: DispatchContext,
 ): Promise<Outcome> {
   let count = 0;
-  for (const uid of new Set(uids)) {
-    count += (await broker.publish({ kind: "user", uid }, publication)).delivered;
+  for (const uid of new Set(command.uids)) {
+    count += (await context.broker.publish({ kind: "user", uid }, command.publication)).delivered;
   }
-  return delivered({ delivered: count });
+  return pushed(command, { delivered: count }, context);
 }
 
 /** Membership, kicks and queries: rarer than pushes, and always through a promise. */
 async function runOther(
-  command: Exclude<Command, { cmd: "send" | "publish" | "broadcast" }>,
+  command: Exclude<Command, { cmd: PushCmd }>,
   context: DispatchContext,
 ): Promise<Outcome> {
   const { broker, presence } = context;
@@ -108,6 +117,11 @@ async function runOther(
   }
 }
 
-function delivered(delivery: Delivery): Outcome {
+function pushed(
+  command: { readonly cmd: PushCmd; readonly publication: Publication },
+  delivery: Delivery,
+  context: DispatchContext,
+): Outcome {
+  context.onPush?.(command.cmd, delivery.delivered, command.publication);
   return { ok: delivery.delivered > 0, result: { delivered: delivery.delivered } };
 }

@@ -14,7 +14,12 @@ export type ControlErrorCode =
   | "line_too_long"
   | "line_timeout"
   | "too_many_connections"
-  | "unauthorized";
+  | "unauthorized"
+  // The HTTP API's own: each comes with its HTTP status.
+  | "not_found"
+  | "method_not_allowed"
+  | "body_too_large"
+  | "bad_content_type";
 
 /** An error a control client sees, with a stable code. */
 export interface ControlError {

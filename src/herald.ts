@@ -7,14 +7,21 @@ import { getLogger } from "@logtape/logtape";
 import { LocalBroker } from "./broker.ts";
 import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
+import type { DispatchContext } from "./dispatch.ts";
 import { CLOSE } from "./errors.ts";
-import { healthHandler } from "./http/health.ts";
+import { API_METHODS, apiHandler } from "./http/api.ts";
+import { ApiKeys } from "./http/api_keys.ts";
+import { healthHandler, readyHandler } from "./http/health.ts";
+import { metricsHandler } from "./http/metrics_endpoint.ts";
+import { dashboardHandler, demoHandler } from "./http/pages.ts";
 import { Router } from "./http/router.ts";
 import { type Hub, hub as sharedHub } from "./hub.ts";
 import { createIdentify, type Identify } from "./identify.ts";
+import { HeraldMetrics } from "./metrics/herald_metrics.ts";
 import { LocalPresence } from "./presence.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls.ts";
-import { WsGateway } from "./ws/gateway.ts";
+import { WebhookSender } from "./webhook/webhook_sender.ts";
+import { type ConnectionListener, WsGateway } from "./ws/gateway.ts";
 
 const log = getLogger(["herald"]);
 
@@ -31,9 +38,10 @@ export interface Herald {
   /** This process's live connections. */
   readonly hub: Hub;
   /**
-   * Applies what a reload may change while running: token secrets, the control secret, and the
-   * TLS certificate (read again even when its path is the same). Throws, changing nothing, when
-   * the certificate cannot be read or loaded. Other settings are the caller's to filter out.
+   * Applies what a reload may change while running: token secrets, the control secret, the API
+   * keys, and the TLS certificate (read again even when its path is the same). Throws, changing
+   * nothing, when the certificate cannot be read or loaded. Other settings are the caller's to
+   * filter out.
    */
   reload(config: Config): Promise<ReloadOutcome>;
   /**
@@ -60,8 +68,30 @@ export async function startHerald(
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
   let identify = identifyOf(config);
-  const gateway = new WsGateway({
+  /** Set when shutdown begins: /readyz answers 503 from then on. */
+  let draining = false;
+  const webhook = config.webhookUrl === undefined || config.webhookSecret === undefined
+    ? undefined
+    : new WebhookSender({
+      url: config.webhookUrl,
+      secret: config.webhookSecret,
+      maxQueue: config.webhookMaxQueue,
+    });
+  const metrics: HeraldMetrics = new HeraldMetrics({
+    connections: () => hub.connectionCount,
+    uidsOnline: () => hub.uidCount,
+    pendingSockets: () => gateway.pendingCount,
+    controlConnections: () => control.connectionCount,
+    webhook,
+  });
+  /** Releases what was built before a port failed to bind. */
+  const abandon = async () => {
+    metrics.close();
+    await webhook?.close();
+  };
+  const gateway: WsGateway = new WsGateway({
     hub,
+    listener: connectionListener(metrics, webhook, config.forwardClientMessages),
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -77,41 +107,67 @@ export async function startHerald(
     allowedOrigins: config.allowedOrigins,
     trustedProxies: config.trustedProxies,
   });
-  const control: ControlServer = listening(
-    "--control-port",
-    config.controlHost,
-    config.controlPort,
-    () =>
-      new ControlServer({
-        hostname: config.controlHost,
-        port: config.controlPort,
-        maxLineBytes: config.maxLineBytes,
-        maxConnections: config.maxControlConnections,
-        lineTimeoutSeconds: config.controlLineTimeoutSeconds,
-        writeTimeoutSeconds: config.controlWriteTimeoutSeconds,
-        controlSecret: config.controlSecret,
-        context: {
-          broker,
-          presence,
-          serverStats: () => ({
-            pending: gateway.pendingCount,
-            held_sockets: gateway.heldCount,
-            unsent_bytes: gateway.unsentBytes,
-            control_connections: control.connectionCount,
-            uptime_s: Math.floor((Date.now() - startedAt) / 1000),
-          }),
-        },
-      }),
-  );
-  const router = new Router(gateway.upgrade).route(
-    ["GET"],
-    "/healthz",
-    healthHandler({
-      connections: () => hub.connectionCount,
-      uids: () => hub.uidCount,
-      pending: () => gateway.pendingCount,
-    }, startedAt),
-  );
+  const apiKeys = new ApiKeys(config.apiKeys);
+  const context: DispatchContext = {
+    broker,
+    presence,
+    serverStats: () => ({
+      pending: gateway.pendingCount,
+      held_sockets: gateway.heldCount,
+      unsent_bytes: gateway.unsentBytes,
+      control_connections: control.connectionCount,
+      uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+    }),
+    onPush: (cmd, delivered, publication) => {
+      metrics.pushes(cmd, delivered > 0 ? "ok" : "fail").inc();
+      if (delivered === 0) return;
+      metrics.messagesDelivered.inc(delivered);
+      // Every socket speaks plain today: its frame is what each of them was sent.
+      metrics.bytesDelivered.inc(delivered * publication.frame("plain").bytes);
+    },
+  };
+  let control: ControlServer;
+  try {
+    control = listening(
+      "--control-port",
+      config.controlHost,
+      config.controlPort,
+      () =>
+        new ControlServer({
+          hostname: config.controlHost,
+          port: config.controlPort,
+          maxLineBytes: config.maxLineBytes,
+          maxConnections: config.maxControlConnections,
+          lineTimeoutSeconds: config.controlLineTimeoutSeconds,
+          writeTimeoutSeconds: config.controlWriteTimeoutSeconds,
+          controlSecret: config.controlSecret,
+          context,
+          onRequestSeconds: (seconds) => metrics.controlRequestSeconds.observe(seconds),
+        }),
+    );
+  } catch (error) {
+    await abandon();
+    throw error;
+  }
+  const router = new Router(gateway.upgrade)
+    .route(
+      ["GET"],
+      "/healthz",
+      healthHandler({
+        connections: () => hub.connectionCount,
+        uids: () => hub.uidCount,
+        pending: () => gateway.pendingCount,
+      }, startedAt),
+    )
+    .route(["GET"], "/readyz", readyHandler(() => draining))
+    .route(
+      API_METHODS,
+      "/api",
+      apiHandler({ keys: apiKeys, maxBodyBytes: config.maxApiBodyBytes, context }),
+    )
+    .route(["GET"], "/metrics", metricsHandler(apiKeys, () => metrics.render()))
+    .route(["GET"], "/dashboard", dashboardHandler(apiKeys));
+  if (config.demo) router.route(["GET"], "/demo", demoHandler());
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = await listening(
@@ -122,6 +178,7 @@ export async function startHerald(
     );
   } catch (error) {
     await control.close();
+    await abandon();
     throw error;
   }
   log.info("WebSocket port listening on {scheme}://{hostname}:{port}", {
@@ -133,6 +190,18 @@ export async function startHerald(
     log.warn(
       "OPEN MODE: no --secret set, so any client can claim any uid. Set --secret in production.",
     );
+  }
+  if (config.demo) {
+    log.info("Demo page on {scheme}://{hostname}:{port}/demo", {
+      scheme: tls === undefined ? "http" : "https",
+      ...server.addr,
+    });
+    if (config.apiKeys.length === 0) {
+      log.warn("--demo without --api-key: the demo page connects, but its form cannot push");
+    }
+    if (config.secret !== undefined) {
+      log.warn("--demo with --secret: the demo page identifies with a bare uid and is refused");
+    }
   }
 
   let stopping: Promise<void> | undefined;
@@ -148,6 +217,7 @@ export async function startHerald(
           await reloadTls(next);
         identify = identifyOf(next);
         control.setControlSecret(next.controlSecret);
+        apiKeys.set(next.apiKeys);
         return { tlsReloaded };
       });
       reloading = reloaded.catch(() => {});
@@ -155,9 +225,15 @@ export async function startHerald(
     },
     shutdown() {
       stopping ??= (async () => {
+        draining = true;
         gateway.closeAll(CLOSE.goingAway);
         await reloading;
-        await Promise.all([server.shutdown(), control.close(), gateway.released()]);
+        // The WebSocket port answers (/readyz 503, upgrades 503) until every socket is released.
+        await Promise.all([control.close(), gateway.released()]);
+        await server.shutdown();
+        // After the sockets: their offline events are queued by now and get delivered.
+        await webhook?.close();
+        metrics.close();
       })();
       return stopping;
     },
@@ -182,6 +258,32 @@ export async function startHerald(
     await replaced.shutdown();
     return true;
   }
+}
+
+/**
+ * Counts identified sockets' connects, disconnects and slow-reader closes, and queues the
+ * webhook events: `online` for a uid's first connection, `offline` for its last, and with
+ * `forward`, `message` for what a client sends.
+ */
+function connectionListener(
+  metrics: HeraldMetrics,
+  webhook: WebhookSender | undefined,
+  forward: boolean,
+): ConnectionListener {
+  return {
+    connected(uid, first) {
+      metrics.connects.inc();
+      if (first) webhook?.enqueue({ event: "online", uid, time_ms: Date.now() });
+    },
+    disconnected(uid, code, last) {
+      metrics.disconnects(code).inc();
+      if (last) webhook?.enqueue({ event: "offline", uid, time_ms: Date.now(), code });
+    },
+    slowReaderClosed: () => metrics.slowReaderCloses.inc(),
+    message: webhook === undefined || !forward
+      ? undefined
+      : (uid, data) => webhook.enqueue({ event: "message", uid, time_ms: Date.now(), data }),
+  };
 }
 
 /** Runs `bind`, naming the setting when the address cannot be bound. */

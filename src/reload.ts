@@ -1,5 +1,6 @@
 /**
- * What a SIGHUP may change in a running Herald: secrets, log output and the TLS certificate.
+ * What a SIGHUP may change in a running Herald: secrets and API keys, log output and the TLS
+ * certificate.
  * Everything else (ports, limits, timeouts) keeps its running value until a restart.
  * @module
  */
@@ -19,6 +20,7 @@ export const RELOADABLE: ReadonlySet<keyof Config> = new Set<keyof Config>([
   "controlSecretFile",
   "allowOpenMode",
   "allowOpenControl",
+  "apiKeys",
   "logLevel",
   "logFormat",
   "tlsCert",

@@ -4,8 +4,12 @@
  * @module
  */
 
-/** What a secret is for: signing client tokens (HS256 keys) or authenticating the control port. */
-export type SecretUse = "token" | "control";
+/**
+ * What a secret is for: signing client tokens (HS256 keys), authenticating the control port or
+ * the HTTP API (`api`), or signing webhooks (`webhook`). All but `token` need
+ * {@linkcode MIN_CONTROL_SECRET_CHARS} characters.
+ */
+export type SecretUse = "token" | "control" | "api" | "webhook";
 
 /** RFC 7518 §3.2: an HS256 key must be at least 256 bits long. */
 export const MIN_TOKEN_SECRET_BYTES = 32;

@@ -44,6 +44,8 @@ export interface ControlServerOptions {
   /** When set, the first line must be `{"auth":"<secret>"}`. */
   readonly controlSecret: string | undefined;
   readonly context: DispatchContext;
+  /** Called with the seconds each request took, from its complete line to its reply. */
+  readonly onRequestSeconds?: (seconds: number) => void;
 }
 
 /** The listening control port and its open connections. */
@@ -272,16 +274,23 @@ export class ControlServer {
   }
 
   #answer(line: string): Awaitable<string> {
+    const started = performance.now();
     const parsed = parseCommandLine(line);
     if (!parsed.ok) {
       log.warn("Refused control request: {code}: {message}", { ...parsed.error });
-      return formatError(parsed.error, parsed.id);
+      return this.#answered(started, formatError(parsed.error, parsed.id));
     }
     const { command } = parsed;
     return whenReady(
       dispatch(command, this.#options.context),
-      (outcome) => formatOutcome(command, outcome),
+      (outcome) => this.#answered(started, formatOutcome(command, outcome)),
     );
+  }
+
+  /** Reports how long a request took, from its line to its reply. */
+  #answered(started: number, reply: string): string {
+    this.#options.onRequestSeconds?.((performance.now() - started) / 1000);
+    return reply;
   }
 
   #checkAuth(line: string): boolean {

@@ -7,19 +7,35 @@ import { type Command, QUERY_COMMANDS, type RequestId } from "../command.ts";
 import type { Outcome } from "../dispatch.ts";
 import type { ControlError } from "../errors.ts";
 
+/** A JSON reply: `{id?, result}` or `{id?, error}`, as the control port and the HTTP API send. */
+export type JsonReply =
+  | { readonly id?: RequestId; readonly result: Record<string, unknown> }
+  | { readonly id?: RequestId; readonly error: ControlError };
+
 /** The reply line (without newline) for a command that ran. */
 export function formatOutcome(command: Command, outcome: Outcome): string {
-  if (command.id === undefined) {
-    if (!QUERY_COMMANDS.has(command.cmd)) return outcome.ok ? "ok" : "fail";
-    return JSON.stringify({ result: outcome.result });
+  if (command.id === undefined && !QUERY_COMMANDS.has(command.cmd)) {
+    return outcome.ok ? "ok" : "fail";
   }
-  return JSON.stringify({ id: command.id, result: outcome.result });
+  return JSON.stringify(outcomeReply(command, outcome));
 }
 
 /** The reply line (without newline) for a request that was refused. */
 export function formatError(error: ControlError, id?: RequestId): string {
   if (id === undefined) return `error: ${error.code}: ${escapeControls(error.message)}`;
-  return JSON.stringify({ id, error });
+  return JSON.stringify(errorReply(error, id));
+}
+
+/** The JSON reply for a command that ran, whatever the command: `{id?, result}`. */
+export function outcomeReply(command: Command, outcome: Outcome): JsonReply {
+  return command.id === undefined
+    ? { result: outcome.result }
+    : { id: command.id, result: outcome.result };
+}
+
+/** The JSON reply for a refused request: `{id?, error}`. */
+export function errorReply(error: ControlError, id?: RequestId): JsonReply {
+  return id === undefined ? { error } : { id, error };
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * `GET /healthz`: the process is alive and serving, with the figures an operator checks first.
+ * `GET /healthz`: the process is alive and serving, with the figures an operator checks first;
+ * `GET /readyz`: it should get new traffic (not draining for a shutdown).
  * @module
  */
 import type { Handler } from "./router.ts";
@@ -24,4 +25,15 @@ export function healthHandler(figures: HealthFigures, startedAt = Date.now()): H
       pending: figures.pending(),
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
     });
+}
+
+/**
+ * Answers 200 `{"status":"ready"}`, or 503 `{"status":"draining"}` once a shutdown has begun,
+ * so a load balancer stops sending clients here while the sockets close.
+ */
+export function readyHandler(draining: () => boolean): Handler {
+  return () =>
+    draining()
+      ? Response.json({ status: "draining" }, { status: 503, headers: { "retry-after": "5" } })
+      : Response.json({ status: "ready" });
 }

@@ -13,8 +13,9 @@ import {
   MetricsRegistry,
 } from "./metrics_registry.ts";
 
-/** Control commands that push to browsers. */
-export type PushCmd = "send" | "publish" | "broadcast";
+import type { PushCmd } from "../dispatch.ts";
+
+export type { PushCmd };
 /** What a push's reply said: `ok` when it reached at least one connection, else `fail`. */
 export type PushOutcome = "ok" | "fail";
 

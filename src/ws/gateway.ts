@@ -18,10 +18,30 @@ import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
 const log = getLogger(["herald", "ws"]);
 const PONG = textFrame("pong");
 
+/**
+ * What the gateway reports about identified sockets, for metrics and webhooks. Called on the
+ * socket's own event, so every method must return quickly and never throw.
+ */
+export interface ConnectionListener {
+  /** A socket identified as `uid`; `first` when it is the uid's only connection here. */
+  connected(uid: string, first: boolean): void;
+  /** An identified socket of `uid` closed with `code`; `last` when the uid has none left here. */
+  disconnected(uid: string, code: number, last: boolean): void;
+  /** Herald closed an identified socket as a slow reader (1013). */
+  slowReaderClosed(): void;
+  /**
+   * An identified socket sent the text `data` (other than `ping`). Absent: client messages are
+   * dropped as before, at no cost.
+   */
+  readonly message?: (uid: string, data: string) => void;
+}
+
 /** Options of {@linkcode WsGateway}. */
 export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
   readonly hub: Hub;
   readonly identify: Identify;
+  /** Told about identified sockets: connects, closes, messages. */
+  readonly listener?: ConnectionListener;
   /** Seconds a socket may take to identify. */
   readonly authTimeoutSeconds: number;
   /** Seconds of peer silence before Deno drops the socket (it pings at half). */
@@ -239,7 +259,7 @@ class ClientSession {
     socket.addEventListener("open", () => this.#onOpen(), { once: true });
     socket.onmessage = (event) => this.#onMessage(event);
     socket.onclose = (event) => {
-      this.#end(`peer closed ${event.code}`);
+      this.#end(event.code, "peer closed");
       this.#release();
     };
     this.#options.identifyDeadlines.add(this);
@@ -268,7 +288,7 @@ class ClientSession {
       this.#conn.close(close); // Its onClose ends this session.
       return;
     }
-    this.#end(`closed by Herald ${close.code} ${close.reason}`);
+    this.#end(close.code, `closed by Herald (${close.reason})`);
     closeSocket(this.#socket, close);
     this.#armDrop();
   }
@@ -304,6 +324,9 @@ class ClientSession {
         return;
       case "live":
         if (data === "ping") this.#conn?.send(PONG);
+        else if (this.#options.listener?.message !== undefined && typeof data === "string") {
+          this.#options.listener.message(this.#conn!.uid, data);
+        }
         return;
       case "verifying":
         return; // Nothing to do until the credential is checked.
@@ -385,25 +408,35 @@ class ClientSession {
     this.#options.identifyDeadlines.delete(this);
     this.#identity = undefined;
     this.#state = "live";
-    const conn = new WsConn(this.#id, identity.uid, this.#socket, this.#options, () => {
-      this.#end("closed by Herald");
+    const conn = new WsConn(this.#id, identity.uid, this.#socket, this.#options, (_, close) => {
+      if (close === CLOSE.slowReader) this.#options.listener?.slowReaderClosed();
+      this.#end(close.code, `closed by Herald (${close.reason})`);
       this.#armDrop();
     });
     this.#conn = conn;
-    this.#options.hub.add(conn, identity.groups);
+    const hub = this.#options.hub;
+    hub.add(conn, identity.groups);
+    this.#options.listener?.connected(identity.uid, hub.connectionsOf(identity.uid) === 1);
     log.debug("Socket #{id} identified as {uid}", { id: this.#id, uid: identity.uid });
     if (this.#acknowledge) {
       conn.send(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
     }
   }
 
-  #end(why: string): void {
+  /** Forgets the socket, closed with `code` by the peer or by Herald (`why` says which). */
+  #end(code: number, why: string): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
     this.#options.identifyDeadlines.delete(this);
-    if (this.#conn !== undefined) this.#options.hub.remove(this.#conn);
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      const hub = this.#options.hub;
+      // A kick has unregistered it already; it was live all the same.
+      hub.remove(conn);
+      this.#options.listener?.disconnected(conn.uid, code, hub.connectionsOf(conn.uid) === 0);
+    }
     this.#events.onEnd();
-    log.debug("Socket #{id} ended: {why}", { id: this.#id, why });
+    log.debug("Socket #{id} ended: {why} {code}", { id: this.#id, why, code });
   }
 
   /** After Herald's close, a peer that never answers would hold the socket forever: drop it. */

@@ -36,7 +36,7 @@ export class WsConn implements Conn, UnsentHolder {
   readonly protocol: WireProtocol = "plain";
   readonly #socket: WebSocket;
   readonly #limits: SendLimits;
-  readonly #onClose: (conn: WsConn) => void;
+  readonly #onClose: (conn: WsConn, close: CloseCode) => void;
   /** What this socket held when Herald closed it; Deno stops telling once it is CLOSING. */
   #heldAtClose = 0;
   #closed = false;
@@ -51,13 +51,13 @@ export class WsConn implements Conn, UnsentHolder {
   /** Queued totals at earlier checks, oldest first, none of them known to be written yet. */
   #marks: QueuedMark[] | undefined;
 
-  /** `onClose` runs once, when Herald closes the socket (not when the peer does). */
+  /** `onClose` runs once, when Herald closes the socket (not when the peer does), with the code. */
   constructor(
     id: number,
     uid: string,
     socket: WebSocket,
     limits: SendLimits,
-    onClose: (conn: WsConn) => void,
+    onClose: (conn: WsConn, close: CloseCode) => void,
   ) {
     this.id = id;
     this.uid = uid;
@@ -135,7 +135,7 @@ export class WsConn implements Conn, UnsentHolder {
     this.#heldAtClose = this.measure();
     this.#closed = true;
     // Unregister now: a peer that never answers our close would keep the socket CLOSING forever.
-    this.#onClose(this);
+    this.#onClose(this, close);
     closeSocket(this.#socket, close);
   }
 

@@ -1,0 +1,43 @@
+/**
+ * The keys that open the HTTP API and the metrics, checked in constant time. Several keys are
+ * valid at once so a backend can move to a new key before the old one is removed.
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/** The configured API keys, as digests; replaced whole on reload. */
+export class ApiKeys {
+  #digests: readonly Uint8Array[];
+
+  constructor(keys: readonly string[]) {
+    this.#digests = keys.map(sha256);
+  }
+
+  /** False when no key is configured: the endpoints they guard answer 404. */
+  get enabled(): boolean {
+    return this.#digests.length > 0;
+  }
+
+  /** Replaces the keys (SIGHUP). */
+  set(keys: readonly string[]): void {
+    this.#digests = keys.map(sha256);
+  }
+
+  /**
+   * True when `authorization` is `Bearer <a configured key>`. Both sides are hashed first, so
+   * the comparison takes the same time whatever the presented key's length, and every key is
+   * compared, so the time does not tell which one matched.
+   */
+  verify(authorization: string | null): boolean {
+    const match = authorization === null ? null : /^bearer +(\S+) *$/i.exec(authorization);
+    if (match === null) return false;
+    const presented = sha256(match[1]!);
+    let found = false;
+    for (const digest of this.#digests) found = timingSafeEqual(presented, digest) || found;
+    return found;
+  }
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
+}
