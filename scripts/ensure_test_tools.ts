@@ -12,6 +12,9 @@ const TEST_TOOLS: Record<string, string> = {
   node: "nodejs",
   python3: "python3",
   openssl: "openssl",
+  // The cluster tests start their own Redis (tests/support/redis_server.ts).
+  "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
 };
 
 /** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { redactRedisUrl, redisUrlProblem } from "./cluster/redis_url.ts";
 import { readErrorReason } from "./read_error.ts";
 import { secretRefusal, type SecretUse, secretWeakness } from "./secret_policy.ts";
 
@@ -85,6 +86,16 @@ export interface Config {
   readonly shutdownTimeoutSeconds: number;
   /** The JSON file the configuration was read from, if any; SIGHUP reads it again. */
   readonly configFile: string | undefined;
+  /** `redis://` or `rediss://` URL of the cluster's Redis; undefined runs a single node. */
+  readonly redisUrl: string | undefined;
+  /** This node's name in the cluster; undefined picks hostname (when readable) and pid. */
+  readonly nodeId: string | undefined;
+  /** Prefix of every Redis key and channel the cluster uses. */
+  readonly redisPrefix: string;
+  /** Seconds a node's presence outlives its last heartbeat (a node dying without goodbye). */
+  readonly presenceTtlSeconds: number;
+  /** Seconds a Redis request may take before the command that waits for it fails. */
+  readonly redisTimeoutSeconds: number;
 }
 
 /**
@@ -211,6 +222,23 @@ const OPTIONS = {
   tlsKey: opt("tls-key", "PEM private key file of --tls-cert", undefined),
   shutdownTimeoutSeconds: opt("shutdown-timeout", "Seconds to drain before exiting anyway", "10"),
   configFile: opt("config", "JSON file with the flags' names as keys", undefined),
+  redisUrl: {
+    ...opt("redis", "redis[s]://[user:pass@]host:port[/db]: join the cluster on it", undefined),
+    env: "HERALD_REDIS_URL",
+    secret: true,
+  },
+  nodeId: opt("node-id", "This node's name in the cluster (default: hostname-pid)", undefined),
+  redisPrefix: opt("redis-prefix", "Prefix of the cluster's Redis keys and channels", "herald:"),
+  presenceTtlSeconds: opt(
+    "presence-ttl",
+    "Seconds a dead node's uids stay in cluster presence",
+    "15",
+  ),
+  redisTimeoutSeconds: opt(
+    "redis-timeout",
+    "Seconds a Redis request may take before its command fails",
+    "2",
+  ),
 } as const satisfies Record<keyof Config, OptionSpec>;
 
 function opt(flag: string, help: string, fallback: string | undefined): OptionSpec {
@@ -361,6 +389,29 @@ export function loadConfig(
     }
     return found;
   };
+  const matching = (key: keyof Config, pattern: RegExp, what: string): string | undefined => {
+    const value = text(key);
+    if (value !== undefined && !pattern.test(value)) {
+      throw new RangeError(
+        `${prefix} ${raw(key).source} must be ${what}: current value is ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  };
+  /** The Redis URL, checked; errors and warnings show it with the password hidden. */
+  const redisUrl = (): string | undefined => {
+    const value = text("redisUrl");
+    if (value === undefined) return undefined;
+    const source = raw("redisUrl").source;
+    const problem = redisUrlProblem(value);
+    if (problem !== undefined) {
+      throw new RangeError(
+        `${prefix} ${source} ${problem}: current value is ${redactRedisUrl(value)}`,
+      );
+    }
+    if (new URL(value).password !== "") warnIfFlag("redisUrl", source);
+    return value;
+  };
   const secret = secretOf("token", "secret", "secretFile");
   const previous = list("previousSecrets");
   for (const value of previous.values) checkSecret("token", value, previous.source);
@@ -412,12 +463,21 @@ export function loadConfig(
     tlsKey,
     shutdownTimeoutSeconds: int("shutdownTimeoutSeconds", 0, 3600),
     configFile,
+    redisUrl: redisUrl(),
+    nodeId: matching("nodeId", NODE_ID, "1-64 letters, digits and . _ : -"),
+    redisPrefix: matching("redisPrefix", REDIS_PREFIX, "1-64 printable characters, no spaces") ??
+      "herald:",
+    presenceTtlSeconds: int("presenceTtlSeconds", 2, 3600),
+    redisTimeoutSeconds: int("redisTimeoutSeconds", 1, 3600),
   };
   if (config.secret === undefined && config.previousSecrets.length > 0) {
     throw new RangeError(`${prefix} --secret must be set when ${previous.source} is set`);
   }
   return { kind: "run", config: Object.freeze(config), warnings: Object.freeze(warnings) };
 }
+
+const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const REDIS_PREFIX = /^[\x21-\x7e]{1,64}$/;
 
 /** A setting's raw value and where it came from, for error messages. */
 interface Raw {

@@ -9,6 +9,7 @@ import { type Awaitable, whenReady } from "./awaitable.ts";
 import type { Broker, Delivery } from "./broker.ts";
 import { ALL } from "./channel.ts";
 import type { Command } from "./command.ts";
+import { type ControlError, UnavailableError } from "./errors.ts";
 import type { Presence } from "./presence.ts";
 import type { Publication } from "./publication.ts";
 
@@ -20,10 +21,14 @@ export interface DispatchContext {
   readonly serverStats: () => Record<string, number>;
 }
 
-/** A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one. */
+/**
+ * A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one; `error`,
+ * when set, replaces both (the command could not be completed, e.g. `unavailable`).
+ */
 export interface Outcome {
   readonly ok: boolean;
   readonly result: Record<string, unknown>;
+  readonly error?: ControlError;
 }
 
 /**
@@ -31,6 +36,17 @@ export interface Outcome {
  * broker does (the local one), so the commonest request costs no promise.
  */
 export function dispatch(command: Command, context: DispatchContext): Awaitable<Outcome> {
+  const outcome = run(command, context);
+  return outcome instanceof Promise ? outcome.catch(unavailable) : outcome;
+}
+
+/** A broker or presence that could not reach the other nodes: an honest error reply. */
+function unavailable(error: unknown): Outcome {
+  if (!(error instanceof UnavailableError)) throw error;
+  return { ok: false, result: {}, error: { code: error.code, message: error.message } };
+}
+
+function run(command: Command, context: DispatchContext): Awaitable<Outcome> {
   const { broker } = context;
   switch (command.cmd) {
     case "send":
@@ -100,9 +116,11 @@ async function runOther(
       return { ok: true, result: { uids: await presence.uids(command.group) } };
     case "stats": {
       const counts = await presence.counts();
+      const groups = await presence.groupSizes();
+      const nodes = await presence.nodes?.();
       return {
         ok: true,
-        result: { ...counts, ...context.serverStats(), groups: await presence.groupSizes() },
+        result: { ...counts, ...context.serverStats(), groups, ...nodes && { nodes } },
       };
     }
   }

@@ -14,12 +14,21 @@ export type ControlErrorCode =
   | "line_too_long"
   | "line_timeout"
   | "too_many_connections"
-  | "unauthorized";
+  | "unauthorized"
+  | "unavailable";
 
 /** An error a control client sees, with a stable code. */
 export interface ControlError {
   readonly code: ControlErrorCode;
   readonly message: string;
+}
+
+/**
+ * A command needed another node and could not reach it in time (in a cluster: the Redis link is
+ * down or slow). Brokers and Presence reject with it; dispatch turns it into an `unavailable` reply.
+ */
+export class UnavailableError extends Error {
+  readonly code = "unavailable" as const;
 }
 
 /**

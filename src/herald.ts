@@ -55,8 +55,12 @@ export async function startHerald(
   dependencies: HeraldDependencies = {},
 ): Promise<Herald> {
   const hub = dependencies.hub ?? sharedHub;
-  const broker = new LocalBroker(hub);
-  const presence = new LocalPresence(hub);
+  // Loaded only with --redis: a single node never loads a Redis client.
+  const cluster = config.redisUrl === undefined
+    ? undefined
+    : (await import("./cluster/start_cluster.ts")).startCluster(config, hub);
+  const broker = cluster?.broker ?? new LocalBroker(hub);
+  const presence = cluster?.presence ?? new LocalPresence(hub);
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
   let identify = identifyOf(config);
@@ -99,6 +103,7 @@ export async function startHerald(
             unsent_bytes: gateway.unsentBytes,
             control_connections: control.connectionCount,
             uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+            ...cluster?.stats(),
           }),
         },
       }),
@@ -110,6 +115,8 @@ export async function startHerald(
       connections: () => hub.connectionCount,
       uids: () => hub.uidCount,
       pending: () => gateway.pendingCount,
+      cluster: cluster &&
+        (() => ({ node: cluster.nodeId, redis: cluster.linkUp() ? "up" : "down" })),
     }, startedAt),
   );
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -122,6 +129,7 @@ export async function startHerald(
     );
   } catch (error) {
     await control.close();
+    await cluster?.close();
     throw error;
   }
   log.info("WebSocket port listening on {scheme}://{hostname}:{port}", {
@@ -155,6 +163,8 @@ export async function startHerald(
     },
     shutdown() {
       stopping ??= (async () => {
+        // Goodbye first: other nodes stop routing here before the sockets close.
+        await cluster?.close();
         gateway.closeAll(CLOSE.goingAway);
         await reloading;
         await Promise.all([server.shutdown(), control.close(), gateway.released()]);

@@ -9,6 +9,7 @@ import type { ControlError } from "../errors.ts";
 
 /** The reply line (without newline) for a command that ran. */
 export function formatOutcome(command: Command, outcome: Outcome): string {
+  if (outcome.error !== undefined) return formatError(outcome.error, command.id);
   if (command.id === undefined) {
     if (!QUERY_COMMANDS.has(command.cmd)) return outcome.ok ? "ok" : "fail";
     return JSON.stringify({ result: outcome.result });
