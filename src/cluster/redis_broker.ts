@@ -11,6 +11,7 @@ import { CLOSE, UnavailableError } from "../errors.ts";
 import type { Hub } from "../hub.ts";
 import type { Publication } from "../publication.ts";
 import { type ClusterNode, MESSAGE } from "./cluster_node.ts";
+import { RedisTimeoutError } from "./redis_link.ts";
 
 /**
  * Routes through Redis pub/sub. `delivered` counts this node's connections plus one for each
@@ -90,10 +91,13 @@ export class RedisBroker implements Broker {
       return await work;
     } catch (error) {
       if (!(error instanceof UnavailableError)) throw error;
+      const elsewhere = error instanceof RedisTimeoutError
+        ? "other nodes may still get it if Redis recovers"
+        : "no other node got it";
       throw new UnavailableError(
         `${error.message}; the ${what} was ${
-          doneHere ? "applied on this node only" : "not applied anywhere"
-        }`,
+          doneHere ? "applied on this node" : "not applied here"
+        }, ${elsewhere}`,
       );
     }
   }

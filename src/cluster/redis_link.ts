@@ -30,6 +30,12 @@ interface Waiting {
   readonly reject: (error: Error) => void;
 }
 
+/**
+ * Redis left a request unanswered: unlike a link that is down, the request was sent, so Redis
+ * may still carry it out if it recovers.
+ */
+export class RedisTimeoutError extends UnavailableError {}
+
 /** Longest wait between reconnection attempts, in milliseconds. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
@@ -68,8 +74,8 @@ export class RedisLink {
       delayMs: options.timeoutMs,
       onExpire: (waiting) => {
         waiting.reject(
-          new UnavailableError(
-            `Cannot complete: Redis did not answer within --redis-timeout ` +
+          new RedisTimeoutError(
+            `Cannot confirm: Redis did not answer within --redis-timeout ` +
               `(${options.timeoutMs / 1000} s)`,
           ),
         );

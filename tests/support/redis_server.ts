@@ -71,6 +71,16 @@ export class RedisServer implements AsyncDisposable {
     await child.status;
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open and nothing is answered. */
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
   /** Runs `redis-cli` against this server and returns its output. */
   async cli(...args: string[]): Promise<string> {
     const output = await new Deno.Command("redis-cli", {
