@@ -88,6 +88,7 @@ export class ClusterNode implements HubObserver {
   };
   readonly #hub: Hub;
   readonly #ttlMs: number;
+  readonly #beatMs: number;
   readonly #scripts = buildScripts();
   readonly #peers: Peers = { user: new Map(), group: new Map(), all: new Set() };
   /** Local member count of each group this node holds. */
@@ -108,6 +109,10 @@ export class ClusterNode implements HubObserver {
     this.names = options.names;
     this.nodeId = options.nodeId;
     this.#ttlMs = options.presenceTtlMs;
+    // A node's presence runs out 3/4 TTL after its last beat, and some live node's next beat
+    // (at most 1/4 TTL later) cleans it up: a dead node's uids leave within the TTL, while a
+    // live node may miss one beat without being taken for dead.
+    this.#beatMs = options.presenceTtlMs / 4;
     this.#timeoutMs = options.timeoutMs;
     this.#ownChannel = options.names.nodeChannel(options.nodeId);
   }
@@ -122,7 +127,7 @@ export class ClusterNode implements HubObserver {
     for (const [group, size] of Object.entries(this.#hub.groupSizes())) {
       this.#groupMembers.set(group, size);
     }
-    this.#heartbeat = setInterval(() => this.#beat(), Math.max(250, this.#ttlMs / 3));
+    this.#heartbeat = setInterval(() => this.#beat(), this.#beatMs);
   }
 
   /** Other nodes known to hold `channel`: undefined when none (or this node does not hold it). */
@@ -520,7 +525,7 @@ export class ClusterNode implements HubObserver {
     try {
       const [fresh, ...dead] = await this.script<[number, ...string[]]>(
         "heartbeat",
-        String(this.#ttlMs),
+        String(this.#ttlMs - this.#beatMs),
         ...Object.entries(figures).flatMap(([k, v]) => [k, String(v)]),
       );
       for (const node of dead) {

@@ -124,7 +124,7 @@ end`,
   /** Removes every trace of this node (before rebuilding it, and on goodbye). */
   reset: `cleanup(node)`,
   /**
-   * ttlMs, then field/value pairs: extends this node's presence and stores its figures; then
+   * lifeMs, then field/value pairs: extends this node's presence and stores its figures; then
    * cleans up to 8 nodes whose presence ran out, telling the others. Returns 1 when this node
    * had been cleaned up meanwhile (it must rebuild), then the nodes cleaned up.
    */
