@@ -23,6 +23,11 @@ export class RedisServer implements AsyncDisposable {
     return server;
   }
 
+  /** The running server's process id, undefined while stopped. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** `redis://127.0.0.1:<port>`. */
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
