@@ -96,6 +96,8 @@ export interface Config {
   readonly presenceTtlSeconds: number;
   /** Seconds a Redis request may take before the command that waits for it fails. */
   readonly redisTimeoutSeconds: number;
+  /** Redis requests in flight at once; past it, requests fail at once as if the link were down. */
+  readonly redisMaxPending: number;
 }
 
 /**
@@ -238,6 +240,11 @@ const OPTIONS = {
     "redis-timeout",
     "Seconds a Redis request may take before its command fails",
     "2",
+  ),
+  redisMaxPending: opt(
+    "redis-max-pending",
+    "Redis requests in flight at once before more fail at once",
+    "65536",
   ),
 } as const satisfies Record<keyof Config, OptionSpec>;
 
@@ -469,6 +476,7 @@ export function loadConfig(
       "herald:",
     presenceTtlSeconds: int("presenceTtlSeconds", 2, 3600),
     redisTimeoutSeconds: int("redisTimeoutSeconds", 1, 3600),
+    redisMaxPending: int("redisMaxPending", 16, 10_000_000),
   };
   if (config.secret === undefined && config.previousSecrets.length > 0) {
     throw new RangeError(`${prefix} --secret must be set when ${previous.source} is set`);

@@ -439,6 +439,32 @@ test("cluster: a Redis that stops answering fails pushes within --redis-timeout,
   assert.ok(!there.received.includes("2"), `${there.received}`);
 });
 
+test("cluster: past --redis-max-pending requests in flight, a push fails at once instead of queueing", async () => {
+  await using topology = await Topology.start(2, true, [
+    "--redis-max-pending",
+    "16",
+    "--redis-timeout",
+    "5",
+  ]);
+  const redis = topology.redis!;
+  await using _there = await topology.client(1, "there");
+  await topology.waitOnline("there", 1);
+  const controls = await Promise.all(
+    Array.from({ length: 24 }, () => ControlClient.connect(topology.nodes[0]!.controlPort)),
+  );
+  redis.pause();
+  try {
+    const asked = Date.now();
+    const replies = controls.map((c, i) => c.request({ uid: "there", data: i }));
+    const first = await Promise.race(replies);
+    assert.match(first, /^error: unavailable: Cannot complete: 16 Redis requests are in flight/);
+    assert.ok(Date.now() - asked < 2000, `answered after ${Date.now() - asked} ms`);
+  } finally {
+    redis.resume();
+    for (const control of controls) control[Symbol.dispose]();
+  }
+});
+
 test("cluster: PUBLISH <prefix>cmd runs a control command on every node, counted; bad ones are refused", async () => {
   await using topology = await Topology.start(2, true);
   const redis = topology.redis!;

@@ -205,15 +205,16 @@ async function broadcast(setup: Setup) {
   const clients = PER_NODE * setup.nodes.length;
   const line = encoder.encode(`{"cmd":"broadcast","data":"b"}\n`);
   let sent = 0;
+  const base = total();
   const warmUntil = performance.now() + 1000;
   const endAt = warmUntil + DURATION_S * 1000;
   let start: { t: number; delivered: number; cpu: () => Record<string, number> } | undefined;
-  while (performance.now() < endAt) {
+  while (performance.now() < endAt || start === undefined) {
     if (start === undefined && performance.now() >= warmUntil) {
       start = { t: performance.now(), delivered: total(), cpu: cpuWindow(pids(setup)) };
     }
     // Flow control on deliveries, not replies: a reply comes before the frames are read.
-    const target = (sent - BROADCAST_WINDOW + 1) * clients;
+    const target = base + (sent - BROADCAST_WINDOW + 1) * clients;
     if (sent >= BROADCAST_WINDOW && total() < target) {
       await Promise.race(
         setup.receivers.map((r) => r.deliveries.waitFor(r.deliveries.value + 1, 10_000)),

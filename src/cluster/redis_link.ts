@@ -15,6 +15,8 @@ export interface RedisLinkOptions {
   readonly url: string;
   /** Milliseconds a request may wait for its answer (and a connection attempt may take). */
   readonly timeoutMs: number;
+  /** Requests in flight at once; more fail at once (bounded memory when Redis is slow). */
+  readonly maxPending: number;
   /** The link came up (again): both connections are ready; subscriptions must be rebuilt. */
   readonly onUp: () => void;
   /** The link went down; `reason` never includes the URL. */
@@ -110,6 +112,14 @@ export class RedisLink {
    */
   send<T>(args: readonly string[]): Promise<T> {
     if (!this.#up) return Promise.reject(this.#unavailable());
+    if (this.#deadlines.size >= this.#options.maxPending) {
+      return Promise.reject(
+        new UnavailableError(
+          `Cannot complete: ${this.#options.maxPending} Redis requests are in flight ` +
+            `(--redis-max-pending): Redis is not keeping up`,
+        ),
+      );
+    }
     const { promise, resolve, reject } = Promise.withResolvers<T>();
     const waiting: Waiting = { reject };
     this.#deadlines.add(waiting);

@@ -43,6 +43,7 @@ export function startCluster(config: Config, hub: Hub): Cluster {
   const link = new RedisLink({
     url,
     timeoutMs: config.redisTimeoutSeconds * 1000,
+    maxPending: config.redisMaxPending,
     onUp: () => {
       log.info("Cluster: Redis link up ({url}), node {node}", { url: shown, node: nodeId });
       node?.rebuild();
