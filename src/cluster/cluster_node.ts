@@ -93,6 +93,11 @@ export class ClusterNode implements HubObserver {
   readonly #peers: Peers = { user: new Map(), group: new Map(), all: new Set() };
   /** Local member count of each group this node holds. */
   readonly #groupMembers = new Map<string, number>();
+  /**
+   * Channels this node is subscribed to, or will be (SUBSCRIBE sent), until an UNSUBSCRIBE is
+   * confirmed; each with a token, so that an older release does not drop a newer subscription.
+   */
+  readonly #subscribed = new Map<string, symbol>();
   /** Subscriptions under way, by channel name: a join is acknowledged once its group's is done. */
   readonly #subscribing = new Map<string, Promise<void>>();
   /** Joins sent to other nodes, by request id, waiting for their acknowledgements. */
@@ -169,11 +174,12 @@ export class ClusterNode implements HubObserver {
   /** Publishes a message of `kind` on `channel`; resolves with the other nodes that got it. */
   async send(channel: Channel, kind: string, body?: string): Promise<number> {
     const name = this.channelName(channel);
-    const held = this.holds(channel);
+    // This node is among the receivers from its SUBSCRIBE until Redis confirmed its
+    // UNSUBSCRIBE, whether it holds the channel still or not; it is not another node.
+    const self = this.#subscribed.has(name) ? 1 : 0;
     const text = body === undefined ? kind + this.nodeId : `${kind}${this.nodeId}\n${body}`;
     const receivers = await this.link.publish(name, text);
-    // This node hears its own message when it holds the channel; it is not another node.
-    return Math.max(0, receivers - (held ? 1 : 0));
+    return Math.max(0, receivers - self);
   }
 
   /**
@@ -223,6 +229,7 @@ export class ClusterNode implements HubObserver {
       );
       this.#clearPeers();
       this.#subscribing.clear();
+      this.#subscribed.clear();
       await link.unsubscribe();
       await this.script("reset");
       const hub = this.#hub;
@@ -232,6 +239,7 @@ export class ClusterNode implements HubObserver {
       if (hub.connectionCount > 0) channels.push(this.names.all);
       for (const uid of uids) channels.push(this.names.userChannel(uid));
       for (const group of groups) channels.push(this.names.groupChannel(group));
+      for (const name of channels) this.#subscribed.set(name, Symbol());
       for (let i = 0; i < channels.length; i += 1000) {
         await link.subscribe(channels.slice(i, i + 1000));
       }
@@ -385,6 +393,7 @@ export class ClusterNode implements HubObserver {
     if (!this.link.up) return; // The rebuild on `up` subscribes.
     const generation = this.#generation;
     const name = this.channelName(channel);
+    this.#subscribed.set(name, Symbol());
     const subscribed = this.link.subscribe([name]);
     const settled = subscribed.catch(() => {});
     this.#subscribing.set(name, settled);
@@ -403,7 +412,13 @@ export class ClusterNode implements HubObserver {
     this.#clearPeerSet(channel);
     if (!this.link.up) return;
     this.#quietly(this.send(channel, MESSAGE.bye));
-    this.#quietly(this.link.unsubscribe([this.channelName(channel)]));
+    const name = this.channelName(channel);
+    const token = this.#subscribed.get(name);
+    this.#quietly(
+      this.link.unsubscribe([name]).then(() => {
+        if (this.#subscribed.get(name) === token) this.#subscribed.delete(name);
+      }),
+    );
   }
 
   /** Runs a command from the ingress channel on this node's hub; every node runs it. */
