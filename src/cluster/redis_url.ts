@@ -13,7 +13,7 @@ export function redisUrlProblem(url: string): string | undefined {
     return "must be a URL like redis://[user:pass@]host:port[/db]";
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-    return `must start with redis:// or rediss:// (TLS), not ${parsed.protocol}//`;
+    return "must start with redis:// or rediss:// (TLS)";
   }
   if (parsed.hostname === "") return "must name a host";
   const db = parsed.pathname.replace(/^\//, "");
@@ -24,13 +24,20 @@ export function redisUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-/** `url` with its password replaced by `***`, for logs and errors; unparsable URLs entirely. */
+/**
+ * `url` with its password replaced by `***`, for logs and errors. Anything that is not a
+ * redis:// or rediss:// URL is not shown at all: `user:secret@host` parses with `user:` as its
+ * scheme and the secret in its path.
+ */
 export function redactRedisUrl(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     return "(not a URL, not shown)";
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    return "(not a redis:// URL, not shown)";
   }
   if (parsed.password !== "") parsed.password = "***";
   return parsed.href;
