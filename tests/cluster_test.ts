@@ -466,7 +466,7 @@ test("cluster: past --redis-max-pending requests in flight, a push fails at once
 });
 
 test("cluster: PUBLISH <prefix>cmd runs a control command on every node, counted; bad ones are refused", async () => {
-  await using topology = await Topology.start(2, true);
+  await using topology = await Topology.start(2, true, ["--max-line-bytes", "1024"]);
   const redis = topology.redis!;
   await using a = await topology.client(0, "in");
   await using b = await topology.client(1, "in");
@@ -476,18 +476,21 @@ test("cluster: PUBLISH <prefix>cmd runs a control command on every node, counted
   assert.equal(await b.next(), `via redis`);
   await redis.cli("publish", "herald:cmd", "{not json");
   await redis.cli("publish", "herald:cmd", '{"cmd":"count"}');
+  // Over --max-line-bytes, as a control line would be.
+  await redis.cli("publish", "herald:cmd", `{"uid":"in","data":"${"x".repeat(2000)}"}`);
   for (let k = 0; k < 2; k++) {
     await eventually(
       async () => {
         const { result } = await topology.query(k, { cmd: "stats" }) as {
           result: Record<string, number>;
         };
-        return result.ingress_commands === 1 && result.ingress_refused === 2;
+        return result.ingress_commands === 1 && result.ingress_refused === 3;
       },
       10_000,
       `node ${k} to count the ingress`,
     );
   }
+  assert.deepEqual([a.received, b.received], [[], []]);
 });
 
 test("cluster: without --redis no Redis client module is loaded; with it, one is", async () => {

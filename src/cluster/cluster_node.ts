@@ -15,6 +15,7 @@ import type { RedisLink } from "./redis_link.ts";
 import { buildScripts, type RedisNames, type Script, type ScriptName } from "./redis_scripts.ts";
 
 const log = getLogger(["herald", "cluster"]);
+const encoder = new TextEncoder();
 
 /**
  * What nodes say to each other on a uid's, group's or the broadcast channel: one letter, the
@@ -51,6 +52,8 @@ export interface ClusterNodeOptions {
   readonly presenceTtlMs: number;
   /** Milliseconds to wait for other nodes' acknowledgements (--redis-timeout). */
   readonly timeoutMs: number;
+  /** Largest ingress message in UTF-8 bytes, as for a control line (--max-line-bytes). */
+  readonly maxLineBytes: number;
 }
 
 /** Counters of this node's cluster traffic, shown by `stats`. */
@@ -119,9 +122,11 @@ export class ClusterNode implements HubObserver {
     // live node may miss one beat without being taken for dead.
     this.#beatMs = options.presenceTtlMs / 4;
     this.#timeoutMs = options.timeoutMs;
+    this.#maxLineBytes = options.maxLineBytes;
     this.#ownChannel = options.names.nodeChannel(options.nodeId);
   }
   readonly #timeoutMs: number;
+  readonly #maxLineBytes: number;
   /** This node's own channel: acknowledgements addressed to it. */
   readonly #ownChannel: string;
 
@@ -423,6 +428,17 @@ export class ClusterNode implements HubObserver {
 
   /** Runs a command from the ingress channel on this node's hub; every node runs it. */
   #ingress(line: string): void {
+    // UTF-16 units never outnumber UTF-8 bytes: count bytes only when it could matter.
+    if (
+      line.length > this.#maxLineBytes ||
+      (line.length * 3 > this.#maxLineBytes && encoder.encode(line).length > this.#maxLineBytes)
+    ) {
+      this.counters.ingressRefused++;
+      log.warn("Cluster: refused ingress message: longer than --max-line-bytes ({max})", {
+        max: this.#maxLineBytes,
+      });
+      return;
+    }
     const parsed = parseCommandLine(line);
     if (!parsed.ok) {
       this.counters.ingressRefused++;

@@ -64,6 +64,7 @@ export function startCluster(config: Config, hub: Hub): Cluster {
     nodeId,
     presenceTtlMs: config.presenceTtlSeconds * 1000,
     timeoutMs: config.redisTimeoutSeconds * 1000,
+    maxLineBytes: config.maxLineBytes,
   });
   const started = node;
   started.start();
