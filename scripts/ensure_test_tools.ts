@@ -18,7 +18,12 @@ const TEST_TOOLS: Record<string, string> = {
 };
 
 /** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */
-const BENCH_TOOLS: Record<string, string> = { gcc: "gcc" };
+const BENCH_TOOLS: Record<string, string> = {
+  gcc: "gcc",
+  // bench:cluster starts its own Redis.
+  "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
+};
 
 const TOOLS = Deno.args.includes("--bench") ? BENCH_TOOLS : TEST_TOOLS;
 
