@@ -513,6 +513,14 @@ test("cluster: without --redis no Redis client module is loaded; with it, one is
   assert.ok(await loaded(["--redis", "redis://127.0.0.1:1", "--log-level", "error"]) > 0);
 });
 
+test("cluster: a second node started with a live node's --node-id is warned about", async () => {
+  await using topology = await Topology.start(1, true);
+  await using twin = await ServerProcess.start({
+    args: ["--redis", topology.redis!.url, "--node-id", "n0"],
+  });
+  await twin.waitForLog(/--node-id n0 is live in Redis already/);
+});
+
 test("cluster: the Redis password never reaches the log", async () => {
   await using redis = await RedisServer.start();
   await redis.cli("config", "set", "requirepass", "s3cret-pass");

@@ -109,6 +109,8 @@ export class ClusterNode implements HubObserver {
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Bumped on every rebuild: work of an older link generation stops. */
   #generation = 0;
+  /** This node's presence was written once: later rebuilds are reconnections. */
+  #joined = false;
   #closed = false;
 
   constructor(options: ClusterNodeOptions) {
@@ -232,6 +234,18 @@ export class ClusterNode implements HubObserver {
       await Promise.all(
         Object.values(this.#scripts).map((s) => link.send(["SCRIPT", "LOAD", s.body])),
       );
+      if (!this.#joined) {
+        const live = await this.script<Array<string | string[]>>("nodes");
+        if (live.includes(this.nodeId)) {
+          log.warn(
+            "Cluster: --node-id {node} is live in Redis already: another running node has this " +
+              "id (ids must be unique: its presence is replaced), or this node restarted within " +
+              "--presence-ttl",
+            { node: this.nodeId },
+          );
+        }
+        this.#joined = true;
+      }
       this.#clearPeers();
       this.#subscribing.clear();
       this.#subscribed.clear();
