@@ -115,9 +115,20 @@ async function runOther(
     case "uids":
       return { ok: true, result: { uids: await presence.uids(command.group) } };
     case "stats": {
-      const counts = await presence.counts();
-      const groups = await presence.groupSizes();
-      const nodes = await presence.nodes?.();
+      let counts, groups, nodes;
+      try {
+        counts = await presence.counts();
+        groups = await presence.groupSizes();
+        nodes = await presence.nodes?.();
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+        // Presence is out of reach (a cluster without Redis): this node's own figures, which
+        // show its link state, still answer, with the reason instead of the cluster's totals.
+        return {
+          ok: true,
+          result: { ...context.serverStats(), presence_unavailable: error.message },
+        };
+      }
       return {
         ok: true,
         result: { ...counts, ...context.serverStats(), groups, ...nodes && { nodes } },

@@ -375,6 +375,13 @@ test("cluster: with Redis down, local pushes go on, others fail promptly and hon
     await new Promise((resolve) => setTimeout(resolve, 100)); // Pacing, not correctness.
   }
   assert.match(await control.request({ cmd: "count" }), /^\{"error"|^error: unavailable/);
+  // stats still answers, with this node's figures: the link state and why totals are missing.
+  const { result: degraded } = await control.query({ cmd: "stats" }) as {
+    result: Record<string, unknown>;
+  };
+  assert.equal(degraded.redis_up, 0);
+  assert.match(String(degraded.presence_unavailable), /Redis link is down/);
+  assert.equal(degraded.connections, undefined);
   const health = await (await fetch(`http://127.0.0.1:${topology.nodes[0]!.wsPort}/healthz`))
     .json();
   assert.deepEqual(health.cluster, { node: "n0", redis: "down" });
