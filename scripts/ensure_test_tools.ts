@@ -16,10 +16,18 @@ const TEST_TOOLS: Record<string, string> = {
   curl: "curl",
   // Runs the dashboard and demo pages (tests/browser_test.ts), driven by npm:playwright-core.
   chromium: "chromium",
+  // The cluster tests start their own Redis (tests/support/redis_server.ts).
+  "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
 };
 
 /** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */
-const BENCH_TOOLS: Record<string, string> = { gcc: "gcc" };
+const BENCH_TOOLS: Record<string, string> = {
+  gcc: "gcc",
+  // bench:cluster starts its own Redis.
+  "redis-server": "redis-server",
+  "redis-cli": "redis-tools",
+};
 
 const TOOLS = Deno.args.includes("--bench") ? BENCH_TOOLS : TEST_TOOLS;
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { redactRedisUrl, redisUrlProblem } from "./cluster/redis_url.ts";
 import { readErrorReason } from "./read_error.ts";
 import { secretRefusal, type SecretUse, secretWeakness } from "./secret_policy.ts";
 
@@ -99,6 +100,18 @@ export interface Config {
   readonly demo: boolean;
   /** The JSON file the configuration was read from, if any; SIGHUP reads it again. */
   readonly configFile: string | undefined;
+  /** `redis://` or `rediss://` URL of the cluster's Redis; undefined runs a single node. */
+  readonly redisUrl: string | undefined;
+  /** This node's name in the cluster; undefined picks hostname (when readable) and pid. */
+  readonly nodeId: string | undefined;
+  /** Prefix of every Redis key and channel the cluster uses. */
+  readonly redisPrefix: string;
+  /** Seconds a node's presence outlives its last heartbeat (a node dying without goodbye). */
+  readonly presenceTtlSeconds: number;
+  /** Seconds a Redis request may take before the command that waits for it fails. */
+  readonly redisTimeoutSeconds: number;
+  /** Redis requests in flight at once; past it, requests fail at once as if the link were down. */
+  readonly redisMaxPending: number;
 }
 
 /**
@@ -254,6 +267,28 @@ const OPTIONS = {
     boolean: true,
   },
   configFile: opt("config", "JSON file with the flags' names as keys", undefined),
+  redisUrl: {
+    ...opt("redis", "redis[s]://[user:pass@]host:port[/db]: join the cluster on it", undefined),
+    env: "HERALD_REDIS_URL",
+    secret: true,
+  },
+  nodeId: opt("node-id", "This node's name in the cluster (default: hostname-pid)", undefined),
+  redisPrefix: opt("redis-prefix", "Prefix of the cluster's Redis keys and channels", "herald:"),
+  presenceTtlSeconds: opt(
+    "presence-ttl",
+    "Seconds a dead node's uids stay in cluster presence",
+    "15",
+  ),
+  redisTimeoutSeconds: opt(
+    "redis-timeout",
+    "Seconds a Redis request may take before its command fails",
+    "2",
+  ),
+  redisMaxPending: opt(
+    "redis-max-pending",
+    "Redis requests in flight at once before more fail at once",
+    "65536",
+  ),
 } as const satisfies Record<keyof Config, OptionSpec>;
 
 function opt(flag: string, help: string, fallback: string | undefined): OptionSpec {
@@ -404,6 +439,29 @@ export function loadConfig(
     }
     return found;
   };
+  const matching = (key: keyof Config, pattern: RegExp, what: string): string | undefined => {
+    const value = text(key);
+    if (value !== undefined && !pattern.test(value)) {
+      throw new RangeError(
+        `${prefix} ${raw(key).source} must be ${what}: current value is ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  };
+  /** The Redis URL, checked; errors and warnings show it with the password hidden. */
+  const redisUrl = (): string | undefined => {
+    const value = text("redisUrl");
+    if (value === undefined) return undefined;
+    const source = raw("redisUrl").source;
+    const problem = redisUrlProblem(value);
+    if (problem !== undefined) {
+      throw new RangeError(
+        `${prefix} ${source} ${problem}: current value is ${redactRedisUrl(value)}`,
+      );
+    }
+    if (new URL(value).password !== "") warnIfFlag("redisUrl", source);
+    return value;
+  };
   const secret = secretOf("token", "secret", "secretFile");
   const previous = list("previousSecrets");
   for (const value of previous.values) checkSecret("token", value, previous.source);
@@ -484,6 +542,13 @@ export function loadConfig(
     forwardClientMessages,
     demo: bool("demo"),
     configFile,
+    redisUrl: redisUrl(),
+    nodeId: matching("nodeId", NODE_ID, "1-64 letters, digits and . _ : -"),
+    redisPrefix: matching("redisPrefix", REDIS_PREFIX, "1-64 printable characters, no spaces") ??
+      "herald:",
+    presenceTtlSeconds: int("presenceTtlSeconds", 2, 3600),
+    redisTimeoutSeconds: int("redisTimeoutSeconds", 1, 3600),
+    redisMaxPending: int("redisMaxPending", 16, 10_000_000),
   };
   if (config.secret === undefined && config.previousSecrets.length > 0) {
     throw new RangeError(`${prefix} --secret must be set when ${previous.source} is set`);
@@ -519,6 +584,9 @@ function checkWebhookUrl(url: string, source: string, prefix: string): void {
     );
   }
 }
+
+const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const REDIS_PREFIX = /^[\x21-\x7e]{1,64}$/;
 
 /** A setting's raw value and where it came from, for error messages. */
 interface Raw {

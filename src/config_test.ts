@@ -429,3 +429,63 @@ Deno.test("loadConfig() turns the demo page on with --demo only", () => {
   assert.equal(configOf(["--demo"]).demo, true);
   assert.equal(configOf([], { HERALD_DEMO: "1" }).demo, true);
 });
+
+Deno.test("loadConfig() reads the cluster settings: off without --redis, defaults otherwise", () => {
+  const single = configOf([]);
+  assert.equal(single.redisUrl, undefined);
+  assert.equal(single.nodeId, undefined);
+  assert.equal(single.redisPrefix, "herald:");
+  assert.equal(single.presenceTtlSeconds, 15);
+  assert.equal(single.redisTimeoutSeconds, 2);
+  const cluster = configOf(["--node-id", "web-1.eu:a"], {
+    HERALD_REDIS_URL: "rediss://user:pw@redis.example:6380/3",
+    HERALD_REDIS_PREFIX: "app1:herald:",
+    HERALD_PRESENCE_TTL: "5",
+  });
+  assert.equal(cluster.redisUrl, "rediss://user:pw@redis.example:6380/3");
+  assert.equal(cluster.nodeId, "web-1.eu:a");
+  assert.equal(cluster.redisPrefix, "app1:herald:");
+  assert.equal(cluster.presenceTtlSeconds, 5);
+});
+
+Deno.test("loadConfig() refuses a bad Redis URL by name without showing its password", () => {
+  const refusal = (url: string) => {
+    try {
+      loadConfig(["--redis", url], {});
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return assert.fail(`${url} was accepted`);
+  };
+  assert.equal(
+    refusal("http://u:hunter2@h:1"),
+    "Cannot start: --redis must start with redis:// or rediss:// (TLS): " +
+      "current value is (not a redis:// URL, not shown)",
+  );
+  assert.doesNotMatch(refusal("redis://:hunter2@h:1/db"), /hunter2/);
+  assert.match(refusal("redis://:hunter2@h:1/db"), /database number 0-9999/);
+  assert.match(refusal("not a url"), /must be a URL like redis:\/\/.*current value is \(not a URL/);
+  assert.match(refusal("redis://h:1?x=1"), /must not carry a query/);
+  assert.throws(
+    () => loadConfig([], { HERALD_REDIS_URL: "" }),
+    /HERALD_REDIS_URL is set but empty/,
+  );
+  assert.throws(
+    () => loadConfig(["--node-id", "has space"], {}),
+    /--node-id must be 1-64 letters, digits and \. _ : -: current value is "has space"/,
+  );
+  assert.throws(
+    () => loadConfig(["--presence-ttl", "1"], {}),
+    /--presence-ttl must be an integer 2-3600/,
+  );
+});
+
+Deno.test("loadConfig() warns when a Redis password comes as a flag", () => {
+  const loaded = loadConfig(["--redis", "redis://:pw-in-ps@h:6379"], {});
+  assert.ok(loaded.kind === "run");
+  assert.equal(loaded.warnings.length, 1);
+  assert.match(loaded.warnings[0]!, /--redis on the command line is visible.*HERALD_REDIS_URL/);
+  assert.doesNotMatch(loaded.warnings[0]!, /pw-in-ps/);
+  const plain = loadConfig(["--redis", "redis://h:6379"], {});
+  assert.ok(plain.kind === "run" && plain.warnings.length === 0);
+});

@@ -1,7 +1,7 @@
 /**
- * Runs a validated command. The one place command logic lives; every transport (the control port
- * today) parses, runs {@linkcode dispatch}, awaits its outcome when it is a promise, and formats it. Pushes and membership go
- * through the Broker, queries through Presence, so neither the commands nor the transports know
+ * Runs a validated command. The one place command logic lives; every transport (the control port,
+ * the HTTP API, Redis ingress) parses, runs {@linkcode dispatch}, awaits its outcome when it is a
+ * promise, and formats it. Pushes and membership go through the Broker, queries through Presence, so neither the commands nor the transports know
  * whether the holders are this process or a cluster.
  * @module
  */
@@ -9,6 +9,7 @@ import type { Awaitable } from "./awaitable.ts";
 import type { Broker, Delivery } from "./broker.ts";
 import { ALL, type Channel } from "./channel.ts";
 import type { Command } from "./command.ts";
+import { type ControlError, UnavailableError } from "./errors.ts";
 import type { Presence } from "./presence.ts";
 import type { Publication } from "./publication.ts";
 
@@ -25,10 +26,14 @@ export interface DispatchContext {
   readonly onPush?: (cmd: PushCmd, delivered: number, publication: Publication) => void;
 }
 
-/** A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one. */
+/**
+ * A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one; `error`,
+ * when set, replaces both (the command could not be completed, e.g. `unavailable`).
+ */
 export interface Outcome {
   readonly ok: boolean;
   readonly result: Record<string, unknown>;
+  readonly error?: ControlError;
 }
 
 /**
@@ -36,6 +41,17 @@ export interface Outcome {
  * broker does (the local one), so the commonest request costs no promise.
  */
 export function dispatch(command: Command, context: DispatchContext): Awaitable<Outcome> {
+  const outcome = run(command, context);
+  return outcome instanceof Promise ? outcome.catch(unavailable) : outcome;
+}
+
+/** A broker or presence that could not reach the other nodes: an honest error reply. */
+function unavailable(error: unknown): Outcome {
+  if (!(error instanceof UnavailableError)) throw error;
+  return { ok: false, result: {}, error: { code: error.code, message: error.message } };
+}
+
+function run(command: Command, context: DispatchContext): Awaitable<Outcome> {
   switch (command.cmd) {
     case "send":
       if (command.uids.length > 1) return sendToEach(command, context);
@@ -108,10 +124,23 @@ async function runOther(
     case "uids":
       return { ok: true, result: { uids: await presence.uids(command.group) } };
     case "stats": {
-      const counts = await presence.counts();
+      let counts, groups, nodes;
+      try {
+        counts = await presence.counts();
+        groups = await presence.groupSizes();
+        nodes = await presence.nodes?.();
+      } catch (error) {
+        if (!(error instanceof UnavailableError)) throw error;
+        // Presence is out of reach (a cluster without Redis): this node's own figures, which
+        // show its link state, still answer, with the reason instead of the cluster's totals.
+        return {
+          ok: true,
+          result: { ...context.serverStats(), presence_unavailable: error.message },
+        };
+      }
       return {
         ok: true,
-        result: { ...counts, ...context.serverStats(), groups: await presence.groupSizes() },
+        result: { ...counts, ...context.serverStats(), groups, ...nodes && { nodes } },
       };
     }
   }

@@ -19,12 +19,23 @@ export type ControlErrorCode =
   | "not_found"
   | "method_not_allowed"
   | "body_too_large"
-  | "bad_content_type";
+  | "bad_content_type"
+  // A cluster request that Redis could not carry in time.
+
+  | "unavailable";
 
 /** An error a control client sees, with a stable code. */
 export interface ControlError {
   readonly code: ControlErrorCode;
   readonly message: string;
+}
+
+/**
+ * A command needed another node and could not reach it in time (in a cluster: the Redis link is
+ * down or slow). Brokers and Presence reject with it; dispatch turns it into an `unavailable` reply.
+ */
+export class UnavailableError extends Error {
+  readonly code = "unavailable" as const;
 }
 
 /**

@@ -63,8 +63,12 @@ export async function startHerald(
   dependencies: HeraldDependencies = {},
 ): Promise<Herald> {
   const hub = dependencies.hub ?? sharedHub;
-  const broker = new LocalBroker(hub);
-  const presence = new LocalPresence(hub);
+  // Loaded only with --redis: a single node never loads a Redis client.
+  const cluster = config.redisUrl === undefined
+    ? undefined
+    : (await import("./cluster/start_cluster.ts")).startCluster(config, hub);
+  const broker = cluster?.broker ?? new LocalBroker(hub);
+  const presence = cluster?.presence ?? new LocalPresence(hub);
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
   let identify = identifyOf(config);
@@ -88,6 +92,7 @@ export async function startHerald(
   const abandon = async () => {
     metrics.close();
     await webhook?.close();
+    await cluster?.close();
   };
   const gateway: WsGateway = new WsGateway({
     hub,
@@ -117,6 +122,7 @@ export async function startHerald(
       unsent_bytes: gateway.unsentBytes,
       control_connections: control.connectionCount,
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+      ...cluster?.stats(),
     }),
     onPush: (cmd, delivered, publication) => {
       metrics.pushes(cmd, delivered > 0 ? "ok" : "fail").inc();
@@ -157,6 +163,8 @@ export async function startHerald(
         connections: () => hub.connectionCount,
         uids: () => hub.uidCount,
         pending: () => gateway.pendingCount,
+        cluster: cluster &&
+          (() => ({ node: cluster.nodeId, redis: cluster.linkUp() ? "up" : "down" })),
       }, startedAt),
     )
     .route(["GET"], "/readyz", readyHandler(() => draining))
@@ -226,6 +234,8 @@ export async function startHerald(
     shutdown() {
       stopping ??= (async () => {
         draining = true;
+        // Goodbye first: other nodes stop routing here before the sockets close.
+        await cluster?.close();
         gateway.closeAll(CLOSE.goingAway);
         await reloading;
         // The WebSocket port answers (/readyz 503, upgrades 503) until every socket is released.

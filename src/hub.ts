@@ -24,9 +24,25 @@ export interface Conn {
   close(close: CloseCode): void;
 }
 
+/**
+ * Told of every change to a hub, after it happened, so a cluster can mirror the hub's uids and
+ * groups in a shared store. Calls are synchronous and must not throw.
+ */
+export interface HubObserver {
+  /** `conn` was added; `hub.connectionsOf(conn.uid) === 1` means its uid just came online. */
+  added(conn: Conn): void;
+  /** `conn` was removed; `hub.connectionsOf(conn.uid) === 0` means its uid just went offline. */
+  removed(conn: Conn): void;
+  /** `uid` became a local member of `group`. */
+  joined(uid: string, group: string): void;
+  /** `uid` stopped being a local member of `group`, by `leave` or by going offline. */
+  left(uid: string, group: string): void;
+}
+
 /** The live connections of every local uid and the local members of every group. */
 export class Hub {
   readonly #all = new Set<Conn>();
+  #observer: HubObserver | undefined;
   readonly #connsByUid = new Map<string, Set<Conn>>();
   readonly #uidsByGroup = new Map<string, Set<string>>();
   readonly #groupsByUid = new Map<string, Set<string>>();
@@ -41,6 +57,13 @@ export class Hub {
     return this.#connsByUid.size;
   }
 
+  /** Sets the one observer of this hub's changes (undefined: none); returns the previous one. */
+  observe(observer: HubObserver | undefined): HubObserver | undefined {
+    const previous = this.#observer;
+    this.#observer = observer;
+    return previous;
+  }
+
   /** Registers an identified connection and joins its uid to `groups`. */
   add(conn: Conn, groups: readonly string[] = []): void {
     this.#all.add(conn);
@@ -50,6 +73,7 @@ export class Hub {
       this.#connsByUid.set(conn.uid, conns);
     }
     conns.add(conn);
+    this.#observer?.added(conn);
     for (const group of groups) this.join(conn.uid, group);
   }
 
@@ -64,11 +88,14 @@ export class Hub {
     conns?.delete(conn);
     if (conns !== undefined && conns.size === 0) {
       this.#connsByUid.delete(conn.uid);
-      for (const group of this.#groupsByUid.get(conn.uid) ?? []) {
-        this.#removeMember(group, conn.uid);
-      }
+      const groups = this.#groupsByUid.get(conn.uid) ?? [];
       this.#groupsByUid.delete(conn.uid);
+      for (const group of groups) {
+        this.#removeMember(group, conn.uid);
+        this.#observer?.left(conn.uid, group);
+      }
     }
+    this.#observer?.removed(conn);
     return true;
   }
 
@@ -103,7 +130,10 @@ export class Hub {
       groups = new Set();
       this.#groupsByUid.set(uid, groups);
     }
-    groups.add(group);
+    if (!groups.has(group)) {
+      groups.add(group);
+      this.#observer?.joined(uid, group);
+    }
     return true;
   }
 
@@ -113,6 +143,7 @@ export class Hub {
     if (groups === undefined || !groups.delete(group)) return false;
     if (groups.size === 0) this.#groupsByUid.delete(uid);
     this.#removeMember(group, uid);
+    this.#observer?.left(uid, group);
     return true;
   }
 

@@ -120,3 +120,37 @@ Deno.test("Hub.deliver() encodes a publication once for all its sockets", () => 
   assert.equal(hub.deliver(ALL, new Publication("x")), 3);
   assert.ok(frames.every((frame) => frame === frames[0]), "one frame object shared");
 });
+
+Deno.test("Hub.observe() hears every change once, after it happened, going offline included", () => {
+  const hub = new Hub();
+  const events: string[] = [];
+  hub.observe({
+    added: (conn) => events.push(`added ${conn.uid} (${hub.connectionsOf(conn.uid)})`),
+    removed: (conn) => events.push(`removed ${conn.uid} (${hub.connectionsOf(conn.uid)})`),
+    joined: (uid, g) => events.push(`joined ${uid} ${g}`),
+    left: (uid, g) => events.push(`left ${uid} ${g}`),
+  });
+  const tab1 = new FakeConn("u1");
+  const tab2 = new FakeConn("u1");
+  hub.add(tab1, ["g1"]);
+  hub.add(tab2, ["g1"]); // Already a member: no second `joined`.
+  hub.join("u1", "g2");
+  hub.join("nobody", "g2"); // Not here: nothing happens, nothing is heard.
+  hub.leave("u1", "g1");
+  hub.leave("u1", "g1");
+  hub.remove(tab1);
+  hub.kick("u1", CLOSE.kicked);
+  assert.deepEqual(events, [
+    "added u1 (1)",
+    "joined u1 g1",
+    "added u1 (2)",
+    "joined u1 g2",
+    "left u1 g1",
+    "removed u1 (1)",
+    "left u1 g2",
+    "removed u1 (0)",
+  ]);
+  hub.observe(undefined);
+  hub.add(new FakeConn("u3"));
+  assert.equal(events.length, 8);
+});

@@ -22,6 +22,8 @@ export interface Presence {
   uids(group?: string): Promise<string[]>;
   /** Member count of every non-empty group. */
   groupSizes(): Promise<Record<string, number>>;
+  /** Figures of each node by node id, where there are several (`stats` shows them). */
+  nodes?(): Promise<Record<string, Record<string, number>>>;
 }
 
 /** The presence of a single process: its hub is every holder. */

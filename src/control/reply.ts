@@ -14,6 +14,7 @@ export type JsonReply =
 
 /** The reply line (without newline) for a command that ran. */
 export function formatOutcome(command: Command, outcome: Outcome): string {
+  if (outcome.error !== undefined) return formatError(outcome.error, command.id);
   if (command.id === undefined && !QUERY_COMMANDS.has(command.cmd)) {
     return outcome.ok ? "ok" : "fail";
   }
@@ -28,6 +29,7 @@ export function formatError(error: ControlError, id?: RequestId): string {
 
 /** The JSON reply for a command that ran, whatever the command: `{id?, result}`. */
 export function outcomeReply(command: Command, outcome: Outcome): JsonReply {
+  if (outcome.error !== undefined) return errorReply(outcome.error, command.id);
   return command.id === undefined
     ? { result: outcome.result }
     : { id: command.id, result: outcome.result };

@@ -13,9 +13,14 @@ export interface HealthFigures {
   readonly uids: () => number;
   /** Sockets open that have not identified yet. */
   readonly pending: () => number;
+  /** In a cluster: this node's id and its Redis link (a node serves its own sockets either way). */
+  readonly cluster?: () => { node: string; redis: "up" | "down" };
 }
 
-/** Answers 200 with `{status, connections, uids, pending, uptime_s}`. */
+/**
+ * Answers 200 with `{status, connections, uids, pending, uptime_s}`, and in a cluster `cluster`
+ * (`{node, redis: "up" | "down"}`): a node whose Redis is down is alive and serves its sockets.
+ */
 export function healthHandler(figures: HealthFigures, startedAt = Date.now()): Handler {
   return () =>
     Response.json({
@@ -24,6 +29,7 @@ export function healthHandler(figures: HealthFigures, startedAt = Date.now()): H
       uids: figures.uids(),
       pending: figures.pending(),
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+      ...figures.cluster && { cluster: figures.cluster() },
     });
 }
 

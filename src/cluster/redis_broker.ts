@@ -1,0 +1,104 @@
+/**
+ * The cluster's Broker: delivers on this node's hub first, then through Redis to the other nodes
+ * that hold the channel. A push for a channel no other node holds (as far as this node has
+ * heard) costs no Redis traffic at all; one this node cannot deliver waits for PUBLISH, whose
+ * receiver count says whether another node holds it.
+ * @module
+ */
+import type { Broker, Delivery } from "../broker.ts";
+import type { Channel } from "../channel.ts";
+import { CLOSE, UnavailableError } from "../errors.ts";
+import type { Hub } from "../hub.ts";
+import type { Publication } from "../publication.ts";
+import { type ClusterNode, MESSAGE } from "./cluster_node.ts";
+import { RedisTimeoutError } from "./redis_link.ts";
+
+/**
+ * Routes through Redis pub/sub. `delivered` counts this node's connections plus one for each
+ * other node that received the publication: other nodes do not report their counts back.
+ */
+export class RedisBroker implements Broker {
+  readonly #hub: Hub;
+  readonly #node: ClusterNode;
+
+  constructor(hub: Hub, node: ClusterNode) {
+    this.#hub = hub;
+    this.#node = node;
+  }
+
+  publish(channel: Channel, publication: Publication): Delivery | Promise<Delivery> {
+    const local = this.#hub.deliver(channel, publication);
+    const peers = this.#node.peersOf(channel);
+    if (local > 0 && peers === undefined) return { delivered: local };
+    const node = this.#node;
+    node.counters.published++;
+    // Rejects at once while the link is down: nothing waits for a Redis that is gone.
+    const sent = node.send(channel, MESSAGE.publication, publication.payload);
+    if (local > 0) {
+      // Delivered here already, so the reply does not wait for Redis; if the link is down,
+      // the other nodes' connections miss this push (counted as publish_failed).
+      sent.catch(() => node.counters.publishFailed++);
+      return { delivered: local + peers!.size };
+    }
+    return this.#orUnavailable("push", false, sent).then((others) => ({ delivered: others }));
+  }
+
+  async join(uid: string, group: string): Promise<boolean> {
+    const joined = this.#hub.join(uid, group);
+    if (joined && this.#localOnly(uid)) return true;
+    // Waits for the other holders to be subscribed to the group, so a push to the group right
+    // after this reply reaches them.
+    const others = await this.#orUnavailable("join", joined, this.#node.joinElsewhere(uid, group));
+    return joined || others > 0;
+  }
+
+  async leave(uid: string, group: string): Promise<boolean> {
+    const left = this.#hub.leave(uid, group);
+    if (left && this.#localOnly(uid)) return true;
+    const node = this.#node;
+    // Asked before publishing, on the same connection: this node's own leave is already in.
+    const membership = node.link.send<string | null>(["HGET", node.names.groupKey(group), uid]);
+    const sent = node.send({ kind: "user", uid }, MESSAGE.leave, group);
+    const [elsewhere] = await this.#orUnavailable(
+      "leave",
+      left,
+      Promise.all([membership, sent]),
+    );
+    return left || Number(elsewhere ?? 0) > 0;
+  }
+
+  async kick(uid: string): Promise<number> {
+    // Asked first: closing the uid's last local connection forgets its other holders.
+    const localOnly = this.#localOnly(uid);
+    const closed = this.#hub.kick(uid, CLOSE.kicked);
+    if (closed > 0 && localOnly) return closed;
+    const node = this.#node;
+    // This node's connections of the uid are already out of Redis (same connection, in order).
+    const counts = node.link.send<string[]>(["HVALS", node.names.uidKey(uid)]);
+    const sent = node.send({ kind: "user", uid }, MESSAGE.kick);
+    const [elsewhere] = await this.#orUnavailable("kick", closed > 0, Promise.all([counts, sent]));
+    return closed + elsewhere.reduce((sum, n) => sum + Number(n), 0);
+  }
+
+  /** No other node holds `uid` as far as this node has heard, and this one did. */
+  #localOnly(uid: string): boolean {
+    return this.#node.peersOf({ kind: "user", uid }) === undefined;
+  }
+
+  /** Awaits `work`; if Redis fails, says so, naming what was done here. */
+  async #orUnavailable<T>(what: string, doneHere: boolean, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+      const elsewhere = error instanceof RedisTimeoutError
+        ? "other nodes may still get it if Redis recovers"
+        : "no other node got it";
+      throw new UnavailableError(
+        `${error.message}; the ${what} was ${
+          doneHere ? "applied on this node" : "not applied here"
+        }, ${elsewhere}`,
+      );
+    }
+  }
+}
