@@ -87,6 +87,7 @@ export async function startHerald(
     pendingSockets: () => gateway.pendingCount,
     controlConnections: () => control.connectionCount,
     webhook,
+    cluster: cluster?.stats,
   });
   /** Releases what was built before a port failed to bind. */
   const abandon = async () => {
@@ -167,7 +168,7 @@ export async function startHerald(
           (() => ({ node: cluster.nodeId, redis: cluster.linkUp() ? "up" : "down" })),
       }, startedAt),
     )
-    .route(["GET"], "/readyz", readyHandler(() => draining))
+    .route(["GET"], "/readyz", readyHandler(() => draining, cluster?.linkUp))
     .route(
       API_METHODS,
       "/api",

@@ -346,9 +346,27 @@ test("cluster: a node killed with SIGKILL leaves presence within --presence-ttl;
   assert.deepEqual(Object.keys(stats.nodes).toSorted(), ["n0", "n1"]);
 });
 
+const METRICS_KEY = "metrics-key-0123456789abcdef";
+
 test("cluster: with Redis down, local pushes go on, others fail promptly and honestly, and all comes back", async () => {
-  await using topology = await Topology.start(2, true, ["--redis-timeout", "2"]);
+  await using topology = await Topology.start(2, true, [
+    "--redis-timeout",
+    "2",
+    "--api-key",
+    METRICS_KEY,
+  ]);
   const redis = topology.redis!;
+  const base = (i: number) => `http://127.0.0.1:${topology.nodes[i]!.wsPort}`;
+  /** This node's /readyz status and its herald_redis_up sample. */
+  const readiness = async (i: number) => {
+    const ready = await fetch(`${base(i)}/readyz`);
+    const body = await ready.json();
+    const metrics = await (await fetch(`${base(i)}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_KEY}` },
+    })).text();
+    return { status: ready.status, body, redisUp: metrics.match(/^herald_redis_up (\d)$/m)?.[1] };
+  };
+  assert.deepEqual(await readiness(0), { status: 200, body: { status: "ready" }, redisUp: "1" });
   await using here = await topology.client(0, "here");
   await using there = await topology.client(1, "there");
   await topology.waitOnline("here", 1);
@@ -385,6 +403,11 @@ test("cluster: with Redis down, local pushes go on, others fail promptly and hon
   const health = await (await fetch(`http://127.0.0.1:${topology.nodes[0]!.wsPort}/healthz`))
     .json();
   assert.deepEqual(health.cluster, { node: "n0", redis: "down" });
+  assert.deepEqual(await readiness(0), {
+    status: 503,
+    body: { status: "degraded", redis: "down" },
+    redisUp: "0",
+  });
   assert.deepEqual(there.received, []);
 
   await redis.restart();
@@ -407,6 +430,7 @@ test("cluster: with Redis down, local pushes go on, others fail promptly and hon
   const after = await (await fetch(`http://127.0.0.1:${topology.nodes[1]!.wsPort}/healthz`))
     .json();
   assert.deepEqual(after.cluster, { node: "n1", redis: "up" });
+  assert.deepEqual(await readiness(0), { status: 200, body: { status: "ready" }, redisUp: "1" });
 });
 
 test("cluster: a Redis that stops answering fails pushes within --redis-timeout, never parks them", async () => {

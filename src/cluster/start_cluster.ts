@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Broker } from "../broker.ts";
 import type { Config } from "../config.ts";
 import type { Hub } from "../hub.ts";
+import type { ClusterFigures } from "../metrics/herald_metrics.ts";
 import type { Presence } from "../presence.ts";
 import { ClusterNode } from "./cluster_node.ts";
 import { RedisBroker } from "./redis_broker.ts";
@@ -24,8 +25,8 @@ export interface Cluster {
   readonly presence: Presence;
   /** Whether the Redis link is up now. */
   readonly linkUp: () => boolean;
-  /** This node's cluster figures for `stats` (redis_up 1/0 and the traffic counters). */
-  readonly stats: () => Record<string, number>;
+  /** This node's cluster figures for `stats` and metrics (redis_up 1/0, traffic counters). */
+  readonly stats: () => ClusterFigures;
   /** Says goodbye (this node's presence removed) and closes the link. */
   close(): Promise<void>;
 }

@@ -35,11 +35,16 @@ export function healthHandler(figures: HealthFigures, startedAt = Date.now()): H
 
 /**
  * Answers 200 `{"status":"ready"}`, or 503 `{"status":"draining"}` once a shutdown has begun,
- * so a load balancer stops sending clients here while the sockets close.
+ * so a load balancer stops sending clients here while the sockets close; in a cluster, 503
+ * `{"status":"degraded","redis":"down"}` while the Redis link is down: the node still serves the
+ * sockets it has, but pushes sent to other nodes cannot reach them.
  */
-export function readyHandler(draining: () => boolean): Handler {
-  return () =>
-    draining()
-      ? Response.json({ status: "draining" }, { status: 503, headers: { "retry-after": "5" } })
-      : Response.json({ status: "ready" });
+export function readyHandler(draining: () => boolean, redisUp?: () => boolean): Handler {
+  const unready = (body: Record<string, string>) =>
+    Response.json(body, { status: 503, headers: { "retry-after": "5" } });
+  return () => {
+    if (draining()) return unready({ status: "draining" });
+    if (redisUp !== undefined && !redisUp()) return unready({ status: "degraded", redis: "down" });
+    return Response.json({ status: "ready" });
+  };
 }

@@ -31,6 +31,18 @@ export interface HeraldMetricsSources {
   readonly controlConnections: () => number;
   /** The webhook sender; without one (no --webhook-url) its metrics stay at 0. */
   readonly webhook?: WebhookStats;
+  /** In a cluster: this node's Redis link and traffic (`Cluster.stats()`); absent otherwise. */
+  readonly cluster?: () => ClusterFigures;
+}
+
+/** The cluster figures the metrics expose, as `Cluster.stats()` names them. */
+export interface ClusterFigures {
+  readonly redis_up: number;
+  readonly cluster_published: number;
+  readonly cluster_received: number;
+  readonly cluster_publish_failed: number;
+  readonly ingress_commands: number;
+  readonly ingress_refused: number;
 }
 
 /** Options of {@linkcode HeraldMetrics}. */
@@ -126,6 +138,50 @@ export class HeraldMetrics {
       type: "gauge",
       read: options.pendingSockets,
     });
+    const cluster = options.cluster;
+    if (cluster !== undefined) {
+      const clusterMetrics: [string, string, "gauge" | "counter", keyof ClusterFigures][] = [
+        [
+          "herald_redis_up",
+          "1 while this node's Redis link is up, 0 while it is down.",
+          "gauge",
+          "redis_up",
+        ],
+        [
+          "herald_cluster_published_total",
+          "Publications sent to other nodes.",
+          "counter",
+          "cluster_published",
+        ],
+        [
+          "herald_cluster_received_total",
+          "Publications received from other nodes.",
+          "counter",
+          "cluster_received",
+        ],
+        [
+          "herald_cluster_publish_failed_total",
+          "Publications other nodes missed: Redis link down.",
+          "counter",
+          "cluster_publish_failed",
+        ],
+        [
+          "herald_redis_ingress_total",
+          "Commands run from the Redis ingress channel.",
+          "counter",
+          "ingress_commands",
+        ],
+        [
+          "herald_redis_ingress_refused_total",
+          "Ingress messages refused.",
+          "counter",
+          "ingress_refused",
+        ],
+      ];
+      for (const [name, help, type, key] of clusterMetrics) {
+        metrics.collected({ name, help, type, read: () => cluster()[key] });
+      }
+    }
     this.connects = metrics.counter({
       name: "herald_connects_total",
       help: "WebSockets that identified.",
