@@ -17,9 +17,13 @@ export interface DispatchContext {
   readonly serverStats: () => Record<string, number>;
 }
 
-/** A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one. */
+/**
+ * A command's outcome: `ok` decides the plain `ok`/`fail` reply (`queued` when not ok but kept
+ * for later delivery), `result` the JSON one.
+ */
 export interface Outcome {
   readonly ok: boolean;
+  readonly queued?: boolean;
   readonly result: Record<string, unknown>;
 }
 
@@ -28,15 +32,19 @@ export async function dispatch(command: Command, context: DispatchContext): Prom
   const { broker, presence } = context;
   switch (command.cmd) {
     case "send": {
+      const options = command.ttl === undefined ? undefined : { ttlSeconds: command.ttl };
       if (command.uids.length === 1) {
         const channel = { kind: "user", uid: command.uids[0]! } as const;
-        return delivered(await broker.publish(channel, command.publication));
+        return delivered(await broker.publish(channel, command.publication, options));
       }
       let count = 0;
+      let queued = false;
       for (const uid of new Set(command.uids)) {
-        count += (await broker.publish({ kind: "user", uid }, command.publication)).delivered;
+        const delivery = await broker.publish({ kind: "user", uid }, command.publication, options);
+        count += delivery.delivered;
+        queued ||= delivery.queued;
       }
-      return delivered({ delivered: count });
+      return delivered({ delivered: count, queued });
     }
     case "publish": {
       const channel = { kind: "group", group: command.group } as const;
@@ -82,5 +90,8 @@ export async function dispatch(command: Command, context: DispatchContext): Prom
 }
 
 function delivered(delivery: Delivery): Outcome {
-  return { ok: delivery.delivered > 0, result: { delivered: delivery.delivered } };
+  const ok = delivery.delivered > 0;
+  // `queued` appears only when history kept it: a seed-style setup's replies stay as they were.
+  if (ok || !delivery.queued) return { ok, result: { delivered: delivery.delivered } };
+  return { ok, queued: true, result: { delivered: 0, queued: true } };
 }

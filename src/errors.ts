@@ -48,3 +48,14 @@ export const CLOSE = {
 
 /** One entry of {@linkcode CLOSE}. */
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];
+
+/**
+ * Codes of the `error` frames a `herald.v1` client can receive. Before identifying, the frame is
+ * followed by close 4004; after, the socket stays open.
+ */
+export type FramedErrorCode =
+  | "bad_json"
+  | "bad_frame"
+  | "unknown_type"
+  | "bad_resume"
+  | "already_identified";

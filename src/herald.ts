@@ -8,6 +8,7 @@ import { LocalBroker } from "./broker.ts";
 import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
 import { CLOSE } from "./errors.ts";
+import { MemoryHistory } from "./history/memory_history.ts";
 import { healthHandler } from "./http/health.ts";
 import { Router } from "./http/router.ts";
 import { type Hub, hub as sharedHub } from "./hub.ts";
@@ -55,13 +56,19 @@ export async function startHerald(
   dependencies: HeraldDependencies = {},
 ): Promise<Herald> {
   const hub = dependencies.hub ?? sharedHub;
-  const broker = new LocalBroker(hub);
+  const history = config.historySize === 0 ? undefined : new MemoryHistory({
+    maxEntries: config.historySize,
+    ttlSeconds: config.historyTtlSeconds,
+    maxBytes: config.historyMaxBytes,
+  });
+  const broker = new LocalBroker(hub, history);
   const presence = new LocalPresence(hub);
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
   let identify = identifyOf(config);
   const gateway = new WsGateway({
     hub,
+    history,
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -99,6 +106,9 @@ export async function startHerald(
             unsent_bytes: gateway.unsentBytes,
             control_connections: control.connectionCount,
             uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+            history_streams: history?.streamCount ?? 0,
+            history_messages: history?.entryCount ?? 0,
+            history_bytes: history?.bytes ?? 0,
           }),
         },
       }),
@@ -135,6 +145,10 @@ export async function startHerald(
     );
   }
 
+  // Reads and appends expire history lazily; the sweep bounds what an idle process keeps.
+  const sweeper = history === undefined ? undefined : setInterval(() => history.sweep(), 1000);
+  if (sweeper !== undefined) Deno.unrefTimer(sweeper);
+
   let stopping: Promise<void> | undefined;
   /** The reload in progress: shutdown waits for it, so no server it starts is left running. */
   let reloading: Promise<unknown> = Promise.resolve();
@@ -155,6 +169,7 @@ export async function startHerald(
     },
     shutdown() {
       stopping ??= (async () => {
+        clearInterval(sweeper);
         gateway.closeAll(CLOSE.goingAway);
         await reloading;
         await Promise.all([server.shutdown(), control.close(), gateway.released()]);

@@ -6,7 +6,7 @@
  */
 import type { Channel } from "./channel.ts";
 import type { CloseCode } from "./errors.ts";
-import type { Frame, Publication, WireProtocol } from "./publication.ts";
+import type { Deliverable, Frame, WireProtocol } from "./publication.ts";
 
 /** One identified client connection, as the hub sees it: no socket, only what it needs. */
 export interface Conn {
@@ -22,6 +22,10 @@ export interface Conn {
   send(frame: Frame): boolean;
   /** Closes the connection with the given code; safe to call more than once. */
   close(close: CloseCode): void;
+  /** Told when its uid is in `group` (on add, and on each join); may repeat. */
+  joined?(group: string): void;
+  /** Told when its uid left `group` while the connection stays. */
+  left?(group: string): void;
 }
 
 /** The live connections of every local uid and the local members of every group. */
@@ -51,6 +55,9 @@ export class Hub {
     }
     conns.add(conn);
     for (const group of groups) this.join(conn.uid, group);
+    if (conn.joined !== undefined) {
+      for (const group of this.#groupsByUid.get(conn.uid) ?? []) conn.joined(group);
+    }
   }
 
   /**
@@ -73,7 +80,7 @@ export class Hub {
   }
 
   /** Sends `publication` to every local connection of `channel`; returns how many took it. */
-  deliver(channel: Channel, publication: Publication): number {
+  deliver(channel: Channel, publication: Deliverable): number {
     switch (channel.kind) {
       case "user":
         return this.#deliverToUid(channel.uid, publication);
@@ -103,7 +110,10 @@ export class Hub {
       groups = new Set();
       this.#groupsByUid.set(uid, groups);
     }
-    groups.add(group);
+    if (!groups.has(group)) {
+      groups.add(group);
+      for (const conn of this.#connsByUid.get(uid)!) conn.joined?.(group);
+    }
     return true;
   }
 
@@ -113,6 +123,7 @@ export class Hub {
     if (groups === undefined || !groups.delete(group)) return false;
     if (groups.size === 0) this.#groupsByUid.delete(uid);
     this.#removeMember(group, uid);
+    for (const conn of this.#connsByUid.get(uid) ?? []) conn.left?.(group);
     return true;
   }
 
@@ -152,7 +163,7 @@ export class Hub {
     return sizes;
   }
 
-  #deliverToUid(uid: string, publication: Publication): number {
+  #deliverToUid(uid: string, publication: Deliverable): number {
     const conns = this.#connsByUid.get(uid);
     return conns === undefined ? 0 : sendAll(conns, publication);
   }
@@ -164,7 +175,7 @@ export class Hub {
   }
 }
 
-function sendAll(conns: Iterable<Conn>, publication: Publication): number {
+function sendAll(conns: Iterable<Conn>, publication: Deliverable): number {
   let delivered = 0;
   // A send may close a slow reader, which deletes it from `conns`: Set iteration allows that.
   for (const conn of conns) if (conn.send(publication.frame(conn.protocol))) delivered++;

@@ -10,7 +10,9 @@ import type { ControlError } from "../errors.ts";
 /** The reply line (without newline) for a command that ran. */
 export function formatOutcome(command: Command, outcome: Outcome): string {
   if (command.id === undefined) {
-    if (!QUERY_COMMANDS.has(command.cmd)) return outcome.ok ? "ok" : "fail";
+    if (!QUERY_COMMANDS.has(command.cmd)) {
+      return outcome.ok ? "ok" : outcome.queued ? "queued" : "fail";
+    }
     return JSON.stringify({ result: outcome.result });
   }
   return JSON.stringify({ id: command.id, result: outcome.result });
