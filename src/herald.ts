@@ -9,6 +9,7 @@ import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
 import { CLOSE } from "./errors.ts";
 import { MemoryHistory } from "./history/memory_history.ts";
+import { clientScriptHandler } from "./http/client_script.ts";
 import { healthHandler } from "./http/health.ts";
 import { Router } from "./http/router.ts";
 import { type Hub, hub as sharedHub } from "./hub.ts";
@@ -121,7 +122,7 @@ export async function startHerald(
       uids: () => hub.uidCount,
       pending: () => gateway.pendingCount,
     }, startedAt),
-  );
+  ).route(["GET"], "/herald.js", clientScriptHandler);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = await listening(
