@@ -12,6 +12,8 @@ const TEST_TOOLS: Record<string, string> = {
   node: "nodejs",
   python3: "python3",
   openssl: "openssl",
+  // Runs the SDK in a real browser (tests/browser_test.ts, through npm playwright-core).
+  chromium: "chromium",
 };
 
 /** With `--bench`, for `deno task bench:test`: gcc builds the native broadcast receiver. */
