@@ -7,7 +7,7 @@
  */
 import { type Channel, channelName } from "./channel.ts";
 import { CLOSE } from "./errors.ts";
-import type { HistoryStore } from "./history/history_store.ts";
+import type { HistoryStore, StreamPosition } from "./history/history_store.ts";
 import type { Hub } from "./hub.ts";
 import type { Publication } from "./publication.ts";
 
@@ -54,14 +54,15 @@ export class LocalBroker implements Broker {
     this.#history = history;
   }
 
-  async publish(
+  publish(
     channel: Channel,
     publication: Publication,
     options?: PublishOptions,
   ): Promise<Delivery> {
     const stream = channelName(channel);
     if (this.#history === undefined) {
-      return { delivered: this.#hub.deliver(channel, publication.at(stream)), queued: false };
+      const delivered = this.#hub.deliver(channel, publication.at(stream));
+      return Promise.resolve({ delivered, queued: false });
     }
     // Offline delivery only for a uid nobody holds: an online one gets it now or never.
     const ttlSeconds = options?.ttlSeconds !== undefined && channel.kind === "user" &&
@@ -69,11 +70,23 @@ export class LocalBroker implements Broker {
       ? options.ttlSeconds
       : undefined;
     // Append first: a client resuming meanwhile then finds it in history or receives it live.
-    const position = await this.#history.append(
+    const appended = this.#history.append(
       stream,
       publication,
       ttlSeconds === undefined ? undefined : { ttlSeconds },
     );
+    if (appended instanceof Promise) {
+      return appended.then((position) => this.#deliver(channel, stream, publication, position));
+    }
+    return Promise.resolve(this.#deliver(channel, stream, publication, appended));
+  }
+
+  #deliver(
+    channel: Channel,
+    stream: string,
+    publication: Publication,
+    position: StreamPosition | undefined,
+  ): Delivery {
     const delivered = this.#hub.deliver(channel, publication.at(stream, position?.offset));
     return { delivered, queued: delivered === 0 && position !== undefined };
   }

@@ -126,6 +126,32 @@ test("client: a cut longer than the history resumes with recovered false", async
   }
 });
 
+test("client: heartbeats notice a link that went silent and it resumes on a new one", async () => {
+  await using herald = await startTestHerald();
+  const { HeraldClient } = await servedSdk(herald.wsAddr.port);
+  await using proxy = new TcpProxy(herald.wsAddr.port);
+  const seen = app();
+  const client = new HeraldClient(`ws://127.0.0.1:${proxy.port}/`, {
+    uid: "h",
+    ...seen.options,
+    heartbeatMs: 200,
+  });
+  try {
+    await eventually(() => client.state === "connected", 10_000, "the first connection");
+    proxy.stall();
+    using backend = await ControlClient.connect(herald.controlAddr);
+    // Herald still holds the stalled socket: the push is "delivered" into the dead link.
+    assert.equal(await backend.request({ uid: "h", data: 1 }), "ok");
+    await eventually(() => seen.resumes.length > 0, 10_000, "a resume on a new link");
+    assert.equal(seen.resumes[0]!.recovered, true);
+    await eventually(() => seen.numbers.length === 1, 10_000, "the push lost on the dead link");
+    assert.deepEqual(seen.numbers, [1]);
+    assert.equal(proxy.attempts, 2);
+  } finally {
+    client.close();
+  }
+});
+
 test("client: a bad token closes for good, with no retry loop", async () => {
   await using herald = await startTestHerald({ secret: SECRET });
   const { HeraldClient } = await servedSdk(herald.wsAddr.port);

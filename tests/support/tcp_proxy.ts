@@ -14,6 +14,8 @@ export class TcpProxy implements AsyncDisposable {
   readonly #pipes = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   #refusing = false;
+  /** Links stalled by {@linkcode stall}: open, but nothing crosses them any more. */
+  readonly #stalled = new Set<Deno.TcpConn>();
   /** Connections accepted so far, refused ones included. */
   attempts = 0;
 
@@ -32,6 +34,14 @@ export class TcpProxy implements AsyncDisposable {
   cut(): void {
     for (const conn of this.#links) close(conn);
     this.#links.clear();
+  }
+
+  /**
+   * Stops forwarding on every open link without closing it, as a dead NAT mapping or a
+   * suspended laptop would: only heartbeats can notice. New links work normally.
+   */
+  stall(): void {
+    for (const conn of this.#links) this.#stalled.add(conn);
   }
 
   /** While true, new connections are accepted and closed at once. */
@@ -72,6 +82,7 @@ export class TcpProxy implements AsyncDisposable {
       for (;;) {
         const read = await from.read(buffer);
         if (read === null) break;
+        if (this.#stalled.has(from)) continue;
         await writeAll(to, buffer.subarray(0, read));
       }
     } catch {
@@ -79,6 +90,7 @@ export class TcpProxy implements AsyncDisposable {
     }
     close(from);
     close(to);
+    this.#stalled.delete(from);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
