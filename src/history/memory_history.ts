@@ -14,10 +14,10 @@ import type {
 } from "./history_store.ts";
 
 /**
- * Memory one kept message costs beyond its payload: the entry object, its slots in the stream's
- * and the global queue. An estimate, counted so that --history-max-bytes bounds what is held.
+ * Memory one kept message costs beyond its payload: its slots in the stream's arrays and in the
+ * global append order. An estimate, counted so that --history-max-bytes bounds what is held.
  */
-export const ENTRY_OVERHEAD_BYTES = 160;
+export const ENTRY_OVERHEAD_BYTES = 64;
 
 /** Options of {@linkcode MemoryHistory}. */
 export interface MemoryHistoryOptions {
@@ -33,23 +33,23 @@ export interface MemoryHistoryOptions {
   readonly newEpoch?: () => string;
 }
 
-/** One kept message with what eviction needs. */
-interface Kept extends HistoryEntry {
-  readonly stream: Stream;
-  readonly bytes: number;
-  readonly expiresAt: number;
-  /** Pushed with a ttl while its uid had no connection: handed to the next one. */
-  readonly mailbox: boolean;
-  removed: boolean;
-}
-
+/**
+ * One stream. Its kept messages sit in parallel arrays from index `head` on, the one at `head`
+ * having offset `first`: no object per message, since a full history holds hundreds of
+ * thousands and each would cost the garbage collector on every push.
+ */
 interface Stream {
   readonly name: string;
   readonly epoch: string;
+  /** Offset of the last message appended (0 before the first). */
   offset: number;
-  /** Kept messages, oldest first, from index `head` on. */
-  entries: Kept[];
+  /** Offset of the oldest message kept (`offset + 1` when none is). */
+  first: number;
+  publications: (Publication | undefined)[];
+  expiresAt: number[];
   head: number;
+  /** Offsets of kept messages pushed with a ttl for an offline uid. */
+  mailbox: Set<number> | undefined;
   subscribers: number;
   /** When the last subscriber left (or the stream was made without one). */
   idleSince: number;
@@ -67,8 +67,12 @@ export class MemoryHistory implements HistoryStore {
   readonly #streams = new Map<string, Stream>();
   /** Streams without subscribers: the ones a sweep may delete. */
   readonly #idle = new Set<Stream>();
-  /** Every kept message in append order, from `#head` on; removed ones are skipped lazily. */
-  #all: Kept[] = [];
+  /**
+   * Every kept message in append order as (stream, offset), from `#head` on; those their stream
+   * dropped already (offset below its `first`) are skipped lazily.
+   */
+  #allStreams: Stream[] = [];
+  #allOffsets: number[] = [];
   #head = 0;
   #count = 0;
   #bytes = 0;
@@ -129,24 +133,18 @@ export class MemoryHistory implements HistoryStore {
       return undefined; // Nobody subscribed within the ttl: nobody will resume from it.
     }
     this.#trimExpired(stream, now);
-    // Characters, not UTF-8 bytes: what V8 holds for most payloads, and no encoding pass per push.
-    const bytes = publication.payload.length + ENTRY_OVERHEAD_BYTES;
-    const kept: Kept = {
-      offset: ++stream.offset,
-      publication,
-      stream,
-      bytes,
-      expiresAt: now + Math.max(this.#ttlMs, (ttlSeconds ?? 0) * 1000),
-      mailbox: ttlSeconds !== undefined,
-      removed: false,
-    };
-    stream.entries.push(kept);
-    this.#all.push(kept);
+    const offset = ++stream.offset;
+    stream.publications.push(publication);
+    stream.expiresAt.push(now + Math.max(this.#ttlMs, (ttlSeconds ?? 0) * 1000));
+    if (ttlSeconds !== undefined) (stream.mailbox ??= new Set()).add(offset);
+    this.#allStreams.push(stream);
+    this.#allOffsets.push(offset);
     this.#count++;
-    this.#bytes += bytes;
-    if (stream.entries.length - stream.head > this.#maxEntries) this.#removeFront(stream);
+    this.#bytes += bytesOf(publication);
+    if (stream.publications.length - stream.head > this.#maxEntries) this.#removeFront(stream);
     while (this.#bytes > this.#maxBytes) this.#evictOldest();
-    if (this.#all.length > 2 * this.#count + 1024) this.#compact();
+    const held = this.#allStreams.length - this.#head;
+    if (held > 2 * this.#count + 1024 || this.#head > held + 1024) this.#compact();
     return { epoch: stream.epoch, offset: stream.offset };
   }
 
@@ -174,11 +172,14 @@ export class MemoryHistory implements HistoryStore {
     const stream = this.#streams.get(name) ?? this.#create(name, this.#clock());
     this.#trimExpired(stream, this.#clock());
     const position = { epoch: stream.epoch, offset: stream.offset };
-    const first = stream.entries[stream.head]?.offset ?? stream.offset + 1;
+    const first = stream.first;
     if (since.epoch !== stream.epoch || since.offset > stream.offset || since.offset + 1 < first) {
       return Promise.resolve({ recovered: false, entries: [], position });
     }
-    const entries = stream.entries.slice(stream.head + (since.offset + 1 - first));
+    const entries: HistoryEntry[] = [];
+    for (let offset = since.offset + 1; offset <= stream.offset; offset++) {
+      entries.push({ offset, publication: stream.publications[stream.head + offset - first]! });
+    }
     return Promise.resolve({ recovered: true, entries, position });
   }
 
@@ -188,10 +189,10 @@ export class MemoryHistory implements HistoryStore {
     const now = this.#clock();
     this.#trimExpired(stream, now);
     const taken: HistoryEntry[] = [];
-    for (let i = stream.head; i < stream.entries.length; i++) {
-      const kept = stream.entries[i]!;
-      if (kept.mailbox && kept.offset > stream.mailboxTaken && kept.expiresAt > now) {
-        taken.push(kept);
+    for (const offset of stream.mailbox ?? []) {
+      const index = stream.head + offset - stream.first;
+      if (offset > stream.mailboxTaken && stream.expiresAt[index]! > now) {
+        taken.push({ offset, publication: stream.publications[index]! });
       }
     }
     stream.mailboxTaken = stream.offset;
@@ -204,21 +205,22 @@ export class MemoryHistory implements HistoryStore {
    */
   sweep(): void {
     const now = this.#clock();
-    while (this.#head < this.#all.length) {
-      const kept = this.#all[this.#head]!;
-      if (!kept.removed) {
+    while (this.#head < this.#allStreams.length) {
+      const stream = this.#allStreams[this.#head]!;
+      if (this.#allOffsets[this.#head]! >= stream.first) {
         // The oldest of all is its stream's front (both are in append order); a message with a
         // longer ttl holds back younger ones here, which expire on their stream's next read.
-        if (kept.expiresAt > now) break;
-        this.#removeFront(kept.stream);
+        if (stream.expiresAt[stream.head]! > now) break;
+        this.#removeFront(stream);
       }
       this.#head++;
     }
-    this.#compact();
+    const held = this.#allStreams.length - this.#head;
+    if (held > 2 * this.#count + 1024 || this.#head > held) this.#compact();
     for (const stream of this.#idle) {
       if (now - stream.idleSince < this.#ttlMs) continue;
       this.#trimExpired(stream, now);
-      if (stream.head === stream.entries.length) {
+      if (stream.first > stream.offset) {
         this.#idle.delete(stream);
         this.#streams.delete(stream.name);
       }
@@ -230,8 +232,11 @@ export class MemoryHistory implements HistoryStore {
       name,
       epoch: this.#newEpoch(),
       offset: 0,
-      entries: [],
+      first: 1,
+      publications: [],
+      expiresAt: [],
       head: 0,
+      mailbox: undefined,
       subscribers: 0,
       idleSince: now,
       mailboxTaken: 0,
@@ -242,47 +247,62 @@ export class MemoryHistory implements HistoryStore {
   }
 
   #trimExpired(stream: Stream, now: number): void {
-    while (stream.head < stream.entries.length && stream.entries[stream.head]!.expiresAt <= now) {
+    while (stream.first <= stream.offset && stream.expiresAt[stream.head]! <= now) {
       this.#removeFront(stream);
     }
   }
 
   #removeFront(stream: Stream): void {
-    const kept = stream.entries[stream.head];
-    if (kept === undefined) return;
-    kept.removed = true;
+    if (stream.first > stream.offset) return;
     this.#count--;
-    this.#bytes -= kept.bytes;
+    this.#bytes -= bytesOf(stream.publications[stream.head]!);
+    stream.publications[stream.head] = undefined;
+    stream.mailbox?.delete(stream.first);
+    if (stream.mailbox?.size === 0) stream.mailbox = undefined;
     stream.head++;
-    if (stream.head === stream.entries.length) {
-      stream.entries = [];
+    stream.first++;
+    if (stream.first > stream.offset) {
+      stream.publications = [];
+      stream.expiresAt = [];
       stream.head = 0;
-    } else if (stream.head >= 32 && stream.head * 2 >= stream.entries.length) {
-      stream.entries = stream.entries.slice(stream.head);
+    } else if (stream.head >= 32 && stream.head * 2 >= stream.publications.length) {
+      stream.publications = stream.publications.slice(stream.head);
+      stream.expiresAt = stream.expiresAt.slice(stream.head);
       stream.head = 0;
     }
   }
 
   /** Removes the oldest message of all streams (over --history-max-bytes). */
   #evictOldest(): void {
-    while (this.#head < this.#all.length) {
-      const kept = this.#all[this.#head++]!;
-      if (kept.removed) continue;
+    while (this.#head < this.#allStreams.length) {
+      const stream = this.#allStreams[this.#head]!;
+      const offset = this.#allOffsets[this.#head++]!;
+      if (offset < stream.first) continue;
       // Appends are in time order, so the oldest message overall is its stream's oldest.
-      this.#removeFront(kept.stream);
+      this.#removeFront(stream);
       break;
     }
   }
 
-  /** Keeps the global queue within twice the messages kept (it also holds removed ones). */
+  /** Keeps the global order within twice the messages kept (it also holds dropped ones). */
   #compact(): void {
-    const held = this.#all.length - this.#head;
-    if (this.#head >= 1024 && this.#head * 2 >= this.#all.length) {
-      this.#all = this.#all.slice(this.#head);
-      this.#head = 0;
-    } else if (held > 2 * this.#count + 1024) {
-      this.#all = this.#all.filter((kept, i) => i >= this.#head && !kept.removed);
-      this.#head = 0;
+    const streams: Stream[] = [];
+    const offsets: number[] = [];
+    for (let i = this.#head; i < this.#allStreams.length; i++) {
+      const stream = this.#allStreams[i]!;
+      const offset = this.#allOffsets[i]!;
+      if (offset >= stream.first) {
+        streams.push(stream);
+        offsets.push(offset);
+      }
     }
+    this.#allStreams = streams;
+    this.#allOffsets = offsets;
+    this.#head = 0;
   }
+}
+
+/** What one kept message counts for: payload characters (what V8 holds for most) and overhead. */
+function bytesOf(publication: Publication): number {
+  return publication.payload.length + ENTRY_OVERHEAD_BYTES;
 }

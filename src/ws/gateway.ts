@@ -474,6 +474,10 @@ class ClientSession {
       if (this.#state === "ended") return;
       for (const entry of entries) if (!conn.write(entry.publication.frame("plain"))) return;
       conn.resume();
+    }, (error) => {
+      // A store that failed must not leave the socket holding its pushes forever.
+      log.error("Mailbox read failed on socket #{id}: {error}", { id: this.#id, error });
+      conn.resume();
     });
   }
 
