@@ -14,7 +14,8 @@ const TEST_TOOLS: Record<string, string> = {
   openssl: "openssl",
   // Runs the README's curl example of the HTTP API (tests/api_snippets_test.ts).
   curl: "curl",
-  // Runs the dashboard and demo pages (tests/browser_test.ts), driven by npm:playwright-core.
+  // Runs the dashboard, the demo and the SDK in a real browser (tests/browser_test.ts,
+  // tests/browser/sdk_in_chromium.ts), driven by npm:playwright-core.
   chromium: "chromium",
   // The cluster tests start their own Redis (tests/support/redis_server.ts).
   "redis-server": "redis-server",

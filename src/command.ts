@@ -16,6 +16,8 @@ export type Command =
     readonly id?: RequestId;
     readonly uids: string[];
     readonly publication: Publication;
+    /** Seconds to keep the push for a uid that has no connection now (offline delivery). */
+    readonly ttl?: number;
   }
   | {
     readonly cmd: "publish";
@@ -48,7 +50,10 @@ export const QUERY_COMMANDS: ReadonlySet<Command["cmd"]> = new Set([
 ]);
 
 /** Fields that address a push; without `data`, the rest of the object is the payload. */
-const ADDRESSING_FIELDS = new Set(["cmd", "id", "uid", "uids", "group"]);
+const ADDRESSING_FIELDS = new Set(["cmd", "id", "uid", "uids", "group", "ttl"]);
+
+/** The longest offline `ttl` a push may ask for, in seconds (30 days). */
+export const MAX_TTL_SECONDS = 2_592_000;
 
 /** Parses one request line (already decoded, newline stripped). */
 export function parseCommandLine(line: string): ParseResult {
@@ -106,10 +111,18 @@ function buildCommand(request: Record<string, unknown>, id: RequestId | undefine
       `Cannot run "cmd": unknown command ${JSON.stringify(cmd.slice(0, 64))}`,
     );
   }
+  if (request.ttl !== undefined && (cmd === "publish" || cmd === "broadcast")) {
+    throw new FieldError(
+      "bad_field",
+      `Cannot use "ttl" with "${cmd}": offline delivery is per uid, use "send"`,
+    );
+  }
   switch (cmd as Command["cmd"]) {
     case "send": {
       const uids = request.uids === undefined ? [name(request, "uid")] : names(request, "uids");
-      return { cmd: "send", id, uids, publication: publicationOf(request) };
+      const publication = publicationOf(request);
+      if (request.ttl === undefined) return { cmd: "send", id, uids, publication };
+      return { cmd: "send", id, uids, publication, ttl: ttlOf(request.ttl) };
     }
     case "publish":
       return {
@@ -184,7 +197,22 @@ function publicationOf(request: Record<string, unknown>): Publication {
     if (fields === 0) throw new FieldError("bad_field", 'Cannot push: "data" is missing');
     payload = rest;
   }
-  return new Publication(typeof payload === "string" ? payload : JSON.stringify(payload));
+  return Publication.of(payload);
+}
+
+/** An offline ttl: whole seconds, 1 to {@linkcode MAX_TTL_SECONDS}. */
+function ttlOf(value: unknown): number {
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_TTL_SECONDS
+  ) {
+    throw new FieldError(
+      "bad_field",
+      `Cannot use "ttl": must be an integer 1-${MAX_TTL_SECONDS} (seconds): current value is ${
+        JSON.stringify(value)?.slice(0, 64)
+      }`,
+    );
+  }
+  return value;
 }
 
 /** A uid or group: a non-empty string, or an integer (PHP backends often send numeric ids). */

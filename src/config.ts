@@ -82,6 +82,12 @@ export interface Config {
   readonly tlsCert: string | undefined;
   /** PEM private key file of `tlsCert`. */
   readonly tlsKey: string | undefined;
+  /** Messages kept per history stream for resume and offline delivery; 0 turns history off. */
+  readonly historySize: number;
+  /** Seconds a kept message, and a stream nobody subscribes to any more, is kept. */
+  readonly historyTtlSeconds: number;
+  /** Bytes all history streams may hold together; the oldest message goes first. */
+  readonly historyMaxBytes: number;
   /** Seconds SIGTERM/SIGINT may take to close every socket before Herald exits anyway. */
   readonly shutdownTimeoutSeconds: number;
   /** Keys that open `POST /api` and `GET /metrics`; several at once for rotation; empty: 404. */
@@ -236,6 +242,9 @@ const OPTIONS = {
   logFormat: opt("log-format", "text | json", "text"),
   tlsCert: opt("tls-cert", "PEM certificate chain file: serve wss:// and https://", undefined),
   tlsKey: opt("tls-key", "PEM private key file of --tls-cert", undefined),
+  historySize: opt("history-size", "Messages kept per stream for resume (0 = history off)", "100"),
+  historyTtlSeconds: opt("history-ttl", "Seconds a stream's messages are kept for resume", "300"),
+  historyMaxBytes: opt("history-max-bytes", "Bytes of history over all streams", "67108864"),
   shutdownTimeoutSeconds: opt("shutdown-timeout", "Seconds to drain before exiting anyway", "10"),
   apiKeys: {
     ...opt("api-key", "Key for POST /api and GET /metrics, 16+ chars (repeatable)", undefined),
@@ -533,6 +542,9 @@ export function loadConfig(
     logFormat: oneOf("logFormat", ["text", "json"]),
     tlsCert,
     tlsKey,
+    historySize: int("historySize", 0, 100_000),
+    historyTtlSeconds: int("historyTtlSeconds", 1, 86400),
+    historyMaxBytes: int("historyMaxBytes", 1024, 64 * 1024 * 1024 * 1024),
     shutdownTimeoutSeconds: int("shutdownTimeoutSeconds", 0, 3600),
     apiKeys: Object.freeze(apiKeys.values),
     maxApiBodyBytes: int("maxApiBodyBytes", 64, 1024 * 1024 * 1024),

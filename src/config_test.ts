@@ -489,3 +489,22 @@ Deno.test("loadConfig() warns when a Redis password comes as a flag", () => {
   const plain = loadConfig(["--redis", "redis://h:6379"], {});
   assert.ok(plain.kind === "run" && plain.warnings.length === 0);
 });
+
+Deno.test("loadConfig() reads the history bounds, with their defaults; 0 turns history off", () => {
+  const defaults = configOf([]);
+  assert.equal(defaults.historySize, 100);
+  assert.equal(defaults.historyTtlSeconds, 300);
+  assert.equal(defaults.historyMaxBytes, 64 * 1024 * 1024);
+  const set = configOf(["--history-size", "0", "--history-ttl", "60"], {
+    HERALD_HISTORY_MAX_BYTES: "4096",
+  });
+  assert.deepEqual([set.historySize, set.historyTtlSeconds, set.historyMaxBytes], [0, 60, 4096]);
+  assert.throws(
+    () => configOf(["--history-ttl", "0"], {}),
+    /Cannot start: --history-ttl must be an integer 1-86400: current value is 0/,
+  );
+  assert.throws(
+    () => configOf(["--history-size", "100001"], {}),
+    /--history-size must be an integer 0-100000: current value is 100001/,
+  );
+});

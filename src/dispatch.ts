@@ -6,7 +6,7 @@
  * @module
  */
 import type { Awaitable } from "./awaitable.ts";
-import type { Broker, Delivery } from "./broker.ts";
+import type { Broker, Delivery, PublishOptions } from "./broker.ts";
 import { ALL, type Channel } from "./channel.ts";
 import type { Command } from "./command.ts";
 import { type ControlError, UnavailableError } from "./errors.ts";
@@ -27,11 +27,13 @@ export interface DispatchContext {
 }
 
 /**
- * A command's outcome: `ok` decides the plain `ok`/`fail` reply, `result` the JSON one; `error`,
- * when set, replaces both (the command could not be completed, e.g. `unavailable`).
+ * A command's outcome: `ok` decides the plain `ok`/`fail` reply (`queued` when not ok but kept
+ * for later delivery), `result` the JSON one; `error`, when set, replaces both (the command could
+ * not be completed, e.g. `unavailable`).
  */
 export interface Outcome {
   readonly ok: boolean;
+  readonly queued?: boolean;
   readonly result: Record<string, unknown>;
   readonly error?: ControlError;
 }
@@ -71,10 +73,17 @@ function publish(
   command: Extract<Command, { cmd: PushCmd }>,
   context: DispatchContext,
 ): Awaitable<Outcome> {
-  const delivery = context.broker.publish(channel, command.publication);
+  const delivery = context.broker.publish(channel, command.publication, publishOptions(command));
   return delivery instanceof Promise
     ? delivery.then((delivered) => pushed(command, delivered, context))
     : pushed(command, delivery, context);
+}
+
+/** A `send` with a `ttl` asks the broker to keep it for an offline uid. */
+function publishOptions(command: Extract<Command, { cmd: PushCmd }>): PublishOptions | undefined {
+  return command.cmd === "send" && command.ttl !== undefined
+    ? { ttlSeconds: command.ttl }
+    : undefined;
 }
 
 /** Publishes to each distinct uid in turn: a uid listed twice gets the push once. */
@@ -82,11 +91,19 @@ async function sendToEach(
   command: Extract<Command, { cmd: "send" }>,
   context: DispatchContext,
 ): Promise<Outcome> {
+  const options = publishOptions(command);
   let count = 0;
+  let queued = false;
   for (const uid of new Set(command.uids)) {
-    count += (await context.broker.publish({ kind: "user", uid }, command.publication)).delivered;
+    const delivery = await context.broker.publish(
+      { kind: "user", uid },
+      command.publication,
+      options,
+    );
+    count += delivery.delivered;
+    queued ||= delivery.queued;
   }
-  return pushed(command, { delivered: count }, context);
+  return pushed(command, { delivered: count, queued }, context);
 }
 
 /** Membership, kicks and queries: rarer than pushes, and always through a promise. */
@@ -152,5 +169,8 @@ function pushed(
   context: DispatchContext,
 ): Outcome {
   context.onPush?.(command.cmd, delivery.delivered, command.publication);
-  return { ok: delivery.delivered > 0, result: { delivered: delivery.delivered } };
+  const ok = delivery.delivered > 0;
+  // `queued` appears only when history kept it: a seed-style setup's replies stay as they were.
+  if (ok || !delivery.queued) return { ok, result: { delivered: delivery.delivered } };
+  return { ok, queued: true, result: { delivered: 0, queued: true } };
 }

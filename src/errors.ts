@@ -101,3 +101,14 @@ export const CLOSE = {
     advice: "after a pause",
   },
 } as const satisfies Record<string, CloseCode>;
+
+/**
+ * Codes of the `error` frames a `herald.v1` client can receive. Before identifying, the frame is
+ * followed by close 4004; after, the socket stays open.
+ */
+export type FramedErrorCode =
+  | "bad_json"
+  | "bad_frame"
+  | "unknown_type"
+  | "bad_resume"
+  | "already_identified";

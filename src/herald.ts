@@ -9,8 +9,10 @@ import type { Config } from "./config.ts";
 import { ControlServer } from "./control/control_server.ts";
 import type { DispatchContext } from "./dispatch.ts";
 import { CLOSE } from "./errors.ts";
+import { MemoryHistory } from "./history/memory_history.ts";
 import { API_METHODS, apiHandler } from "./http/api.ts";
 import { ApiKeys } from "./http/api_keys.ts";
+import { clientScriptHandler } from "./http/client_script.ts";
 import { healthHandler, readyHandler } from "./http/health.ts";
 import { metricsHandler } from "./http/metrics_endpoint.ts";
 import { dashboardHandler, demoHandler } from "./http/pages.ts";
@@ -67,7 +69,21 @@ export async function startHerald(
   const cluster = config.redisUrl === undefined
     ? undefined
     : (await import("./cluster/start_cluster.ts")).startCluster(config, hub);
-  const broker = cluster?.broker ?? new LocalBroker(hub);
+  // History lives in this process: a cluster keeps none until it moves into Redis.
+  const history = config.historySize === 0 || cluster !== undefined
+    ? undefined
+    : new MemoryHistory({
+      maxEntries: config.historySize,
+      ttlSeconds: config.historyTtlSeconds,
+      maxBytes: config.historyMaxBytes,
+    });
+  if (cluster !== undefined && config.historySize > 0) {
+    log.warn(
+      "Cluster mode keeps no history yet: herald.v1 clients are served live, without resume, " +
+        "and a ttl push to an offline uid fails",
+    );
+  }
+  const broker = cluster?.broker ?? new LocalBroker(hub, history);
   const presence = cluster?.presence ?? new LocalPresence(hub);
   const startedAt = Date.now();
   let tls = await readTlsMaterial(config);
@@ -98,6 +114,7 @@ export async function startHerald(
   const gateway: WsGateway = new WsGateway({
     hub,
     listener: connectionListener(metrics, webhook, config.forwardClientMessages),
+    history,
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -123,6 +140,9 @@ export async function startHerald(
       unsent_bytes: gateway.unsentBytes,
       control_connections: control.connectionCount,
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
+      history_streams: history?.streamCount ?? 0,
+      history_messages: history?.entryCount ?? 0,
+      history_bytes: history?.bytes ?? 0,
       ...cluster?.stats(),
     }),
     onPush: (cmd, delivered, publication) => {
@@ -175,7 +195,8 @@ export async function startHerald(
       apiHandler({ keys: apiKeys, maxBodyBytes: config.maxApiBodyBytes, context }),
     )
     .route(["GET"], "/metrics", metricsHandler(apiKeys, () => metrics.render()))
-    .route(["GET"], "/dashboard", dashboardHandler(apiKeys));
+    .route(["GET"], "/dashboard", dashboardHandler(apiKeys))
+    .route(["GET"], "/herald.js", clientScriptHandler);
   if (config.demo) router.route(["GET"], "/demo", demoHandler());
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -213,6 +234,10 @@ export async function startHerald(
     }
   }
 
+  // Reads and appends expire history lazily; the sweep bounds what an idle process keeps.
+  const sweeper = history === undefined ? undefined : setInterval(() => history.sweep(), 1000);
+  if (sweeper !== undefined) Deno.unrefTimer(sweeper);
+
   let stopping: Promise<void> | undefined;
   /** The reload in progress: shutdown waits for it, so no server it starts is left running. */
   let reloading: Promise<unknown> = Promise.resolve();
@@ -235,6 +260,7 @@ export async function startHerald(
     shutdown() {
       stopping ??= (async () => {
         draining = true;
+        clearInterval(sweeper);
         // Goodbye first: other nodes stop routing here before the sockets close.
         await cluster?.close();
         gateway.closeAll(CLOSE.goingAway);

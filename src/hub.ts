@@ -6,7 +6,7 @@
  */
 import type { Channel } from "./channel.ts";
 import type { CloseCode } from "./errors.ts";
-import type { Frame, Publication, WireProtocol } from "./publication.ts";
+import type { Deliverable, Frame, WireProtocol } from "./publication.ts";
 
 /** One identified client connection, as the hub sees it: no socket, only what it needs. */
 export interface Conn {
@@ -22,6 +22,10 @@ export interface Conn {
   send(frame: Frame): boolean;
   /** Closes the connection with the given code; safe to call more than once. */
   close(close: CloseCode): void;
+  /** Told when its uid is in `group` (on add, and on each join); may repeat. */
+  joined?(group: string): void;
+  /** Told when its uid left `group` while the connection stays. */
+  left?(group: string): void;
 }
 
 /**
@@ -75,6 +79,9 @@ export class Hub {
     conns.add(conn);
     this.#observer?.added(conn);
     for (const group of groups) this.join(conn.uid, group);
+    if (conn.joined !== undefined) {
+      for (const group of this.#groupsByUid.get(conn.uid) ?? []) conn.joined(group);
+    }
   }
 
   /**
@@ -100,7 +107,7 @@ export class Hub {
   }
 
   /** Sends `publication` to every local connection of `channel`; returns how many took it. */
-  deliver(channel: Channel, publication: Publication): number {
+  deliver(channel: Channel, publication: Deliverable): number {
     switch (channel.kind) {
       case "user":
         return this.#deliverToUid(channel.uid, publication);
@@ -133,6 +140,7 @@ export class Hub {
     if (!groups.has(group)) {
       groups.add(group);
       this.#observer?.joined(uid, group);
+      for (const conn of this.#connsByUid.get(uid)!) conn.joined?.(group);
     }
     return true;
   }
@@ -144,6 +152,7 @@ export class Hub {
     if (groups.size === 0) this.#groupsByUid.delete(uid);
     this.#removeMember(group, uid);
     this.#observer?.left(uid, group);
+    for (const conn of this.#connsByUid.get(uid) ?? []) conn.left?.(group);
     return true;
   }
 
@@ -183,7 +192,7 @@ export class Hub {
     return sizes;
   }
 
-  #deliverToUid(uid: string, publication: Publication): number {
+  #deliverToUid(uid: string, publication: Deliverable): number {
     const conns = this.#connsByUid.get(uid);
     return conns === undefined ? 0 : sendAll(conns, publication);
   }
@@ -195,7 +204,7 @@ export class Hub {
   }
 }
 
-function sendAll(conns: Iterable<Conn>, publication: Publication): number {
+function sendAll(conns: Iterable<Conn>, publication: Deliverable): number {
   let delivered = 0;
   // Most sockets speak one protocol: look the frame up again only when it changes.
   let protocol: WireProtocol | undefined;

@@ -5,30 +5,101 @@
  * @module
  */
 
-/** How a socket frames what it is sent. `plain`: the payload text as is, as the seed did. */
-export type WireProtocol = "plain";
+/**
+ * How a socket frames what it is sent. `plain`: the payload text as is, as the seed did;
+ * `herald.v1`: JSON frames, a push as `{"type":"msg","stream":…,"offset":…,"data":…}`.
+ */
+export type WireProtocol = "plain" | "herald.v1";
+
+/** The subprotocol name a framed client offers in `Sec-WebSocket-Protocol`. */
+export const FRAMED_PROTOCOL = "herald.v1";
 
 /** A text frame ready to send. */
 export interface Frame {
   readonly text: string;
   /** UTF-8 bytes of `text`: what `WebSocket.bufferedAmount` counts. */
   readonly bytes: number;
+  /** A framed push's stream, so a socket can skip what a replay already sent it. */
+  readonly stream?: string;
+  /** A framed push's offset in `stream`; absent when the stream keeps no history. */
+  readonly offset?: number;
+}
+
+/** Something the hub can send: it gives the frame for each protocol. */
+export interface Deliverable {
+  /** The frame for sockets speaking `protocol`, encoded once and shared. */
+  frame(protocol: WireProtocol): Frame;
 }
 
 /** One pushed payload on its way to every socket that should get it. */
-export class Publication {
+export class Publication implements Deliverable {
   /** The payload as clients see it: a pushed JSON string verbatim, anything else as JSON text. */
   readonly payload: string;
+  /** The payload as a JSON value's text; undefined when the payload is a string value. */
+  readonly #json: string | undefined;
   #plain: Frame | undefined;
 
-  constructor(payload: string) {
+  /**
+   * `payload` is what a plain client receives; `json`, the pushed value as JSON text, when the
+   * value was not a string (a string is then `payload` itself).
+   */
+  constructor(payload: string, json?: string) {
     this.payload = payload;
+    this.#json = json;
+  }
+
+  /** A publication of the pushed JSON value `data`. */
+  static of(data: unknown): Publication {
+    if (typeof data === "string") return new Publication(data);
+    const json = JSON.stringify(data);
+    return new Publication(json, json);
+  }
+
+  /** The pushed value as JSON text, as the `data` of a framed `msg`. */
+  get json(): string {
+    return this.#json ?? JSON.stringify(this.payload);
   }
 
   /** The frame for sockets speaking `protocol`, encoded on the first call. */
-  frame(_protocol: WireProtocol): Frame {
+  frame(protocol: WireProtocol): Frame {
+    if (protocol !== "plain") return this.at("").frame(protocol);
     return this.#plain ??= textFrame(this.payload);
   }
+
+  /** This publication as a message of `stream` at `offset` (none when no history is kept). */
+  at(stream: string, offset?: number): StreamMessage {
+    return new StreamMessage(this, stream, offset);
+  }
+}
+
+/** A publication at its place in one stream: what framed sockets are sent. */
+export class StreamMessage implements Deliverable {
+  readonly publication: Publication;
+  readonly stream: string;
+  readonly offset: number | undefined;
+  #framed: Frame | undefined;
+
+  constructor(publication: Publication, stream: string, offset?: number) {
+    this.publication = publication;
+    this.stream = stream;
+    this.offset = offset;
+  }
+
+  frame(protocol: WireProtocol): Frame {
+    if (protocol === "plain") return this.publication.frame("plain");
+    return this.#framed ??= framedMessage(this.stream, this.offset, this.publication.json);
+  }
+}
+
+/** The `msg` frame of a framed push; `json` is the data's JSON text. */
+function framedMessage(stream: string, offset: number | undefined, json: string): Frame {
+  const head = offset === undefined
+    ? `{"type":"msg","stream":${JSON.stringify(stream)},"data":`
+    : `{"type":"msg","stream":${JSON.stringify(stream)},"offset":${offset},"data":`;
+  const text = head + json + "}";
+  return offset === undefined
+    ? { ...textFrame(text), stream }
+    : { ...textFrame(text), stream, offset };
 }
 
 /** Makes a frame of `text`, for what Herald itself says to one socket (`pong`, `identified`). */

@@ -46,6 +46,10 @@ function startShell(script: string, cwd: string): Promise<ServerProcess> {
 }
 
 async function pushAndStop(herald: ServerProcess): Promise<void> {
+  // The SDK is inside the one file: nothing beside it is read.
+  const sdk = await fetch(`http://127.0.0.1:${herald.wsPort}/herald.js`);
+  assert.equal(sdk.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.match(await sdk.text(), /class HeraldClient|HeraldClient = class/);
   await using client = await TestClient.identified(`ws://127.0.0.1:${herald.wsPort}/`, "u1");
   {
     using control = await ControlClient.connect(herald.controlAddr);

@@ -93,6 +93,10 @@ Deno.test({
       assert.equal(await control.request({ uid: "u1", data: "from the binary" }), "ok");
     }
     assert.equal(await client.next(), "from the binary");
+    // The SDK is embedded: the binary serves it with no file beside it.
+    const sdk = await fetch(`http://127.0.0.1:${herald.wsPort}/herald.js`);
+    assert.equal(sdk.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.match(await sdk.text(), /class HeraldClient|HeraldClient = class/);
     herald.signal("SIGTERM");
     assert.equal((await client.closeEvent()).code, 1001);
     assert.equal((await herald.exit()).code, 0, herald.log);

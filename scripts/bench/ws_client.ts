@@ -26,6 +26,8 @@ export interface WsClientOptions {
   onText?: (client: WsClient, payload: Uint8Array) => void;
   /** Called once when the connection ends, whoever closed it. */
   onClose?: (client: WsClient) => void;
+  /** Extra handshake headers, e.g. `Sec-WebSocket-Protocol: herald.v1`. */
+  headers?: Record<string, string>;
 }
 
 /** One benchmark WebSocket connection. */
@@ -54,7 +56,10 @@ export class WsClient {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: opts.port });
     try {
       conn.setNoDelay(true);
-      const { answer, rest } = await upgrade(conn, opts.port, { timeoutMs: HANDSHAKE_TIMEOUT_MS });
+      const { answer, rest } = await upgrade(conn, opts.port, {
+        timeoutMs: HANDSHAKE_TIMEOUT_MS,
+        headers: opts.headers,
+      });
       if (answer.status !== 101) {
         throw new Error(`Cannot open WebSocket: server answered ${answer.head.split("\r\n")[0]}`);
       }

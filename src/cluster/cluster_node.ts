@@ -6,7 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Channel } from "../channel.ts";
+import { type Channel, channelName as streamOf } from "../channel.ts";
 import { parseCommandLine } from "../command.ts";
 import { CLOSE, UnavailableError } from "../errors.ts";
 import type { Conn, Hub, HubObserver } from "../hub.ts";
@@ -371,7 +371,7 @@ export class ClusterNode implements HubObserver {
     switch (kind) {
       case MESSAGE.publication:
         this.counters.received++;
-        this.#hub.deliver(channel, new Publication(body));
+        this.#hub.deliver(channel, new Publication(body).at(streamOf(channel)));
         return;
       case MESSAGE.hello:
         if (!this.holds(channel)) return;
@@ -464,14 +464,17 @@ export class ClusterNode implements HubObserver {
     switch (command.cmd) {
       case "send":
         for (const uid of new Set(command.uids)) {
-          hub.deliver({ kind: "user", uid }, command.publication);
+          hub.deliver({ kind: "user", uid }, command.publication.at(`user:${uid}`));
         }
         break;
       case "publish":
-        hub.deliver({ kind: "group", group: command.group }, command.publication);
+        hub.deliver(
+          { kind: "group", group: command.group },
+          command.publication.at(`group:${command.group}`),
+        );
         break;
       case "broadcast":
-        hub.deliver({ kind: "all" }, command.publication);
+        hub.deliver({ kind: "all" }, command.publication.at("all"));
         break;
       case "join":
         hub.join(command.uid, command.group);

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Broker, Delivery } from "../broker.ts";
-import type { Channel } from "../channel.ts";
+import { type Channel, channelName } from "../channel.ts";
 import { CLOSE, UnavailableError } from "../errors.ts";
 import type { Hub } from "../hub.ts";
 import type { Publication } from "../publication.ts";
@@ -27,9 +27,10 @@ export class RedisBroker implements Broker {
   }
 
   publish(channel: Channel, publication: Publication): Delivery | Promise<Delivery> {
-    const local = this.#hub.deliver(channel, publication);
+    // No history in a cluster yet: framed clients get the stream's name without an offset.
+    const local = this.#hub.deliver(channel, publication.at(channelName(channel)));
     const peers = this.#node.peersOf(channel);
-    if (local > 0 && peers === undefined) return { delivered: local };
+    if (local > 0 && peers === undefined) return { delivered: local, queued: false };
     const node = this.#node;
     node.counters.published++;
     // Rejects at once while the link is down: nothing waits for a Redis that is gone.
@@ -38,9 +39,12 @@ export class RedisBroker implements Broker {
       // Delivered here already, so the reply does not wait for Redis; if the link is down,
       // the other nodes' connections miss this push (counted as publish_failed).
       sent.catch(() => node.counters.publishFailed++);
-      return { delivered: local + peers!.size };
+      return { delivered: local + peers!.size, queued: false };
     }
-    return this.#orUnavailable("push", false, sent).then((others) => ({ delivered: others }));
+    return this.#orUnavailable("push", false, sent).then((others) => ({
+      delivered: others,
+      queued: false,
+    }));
   }
 
   async join(uid: string, group: string): Promise<boolean> {

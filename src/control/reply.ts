@@ -16,7 +16,7 @@ export type JsonReply =
 export function formatOutcome(command: Command, outcome: Outcome): string {
   if (outcome.error !== undefined) return formatError(outcome.error, command.id);
   if (command.id === undefined && !QUERY_COMMANDS.has(command.cmd)) {
-    return outcome.ok ? "ok" : "fail";
+    return outcome.ok ? "ok" : outcome.queued ? "queued" : "fail";
   }
   return JSON.stringify(outcomeReply(command, outcome));
 }

@@ -6,9 +6,20 @@
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
 import { DeadlineQueue } from "../deadline_queue.ts";
+import type { HistoryEntry, HistoryStore, StreamPosition } from "../history/history_store.ts";
 import type { Hub } from "../hub.ts";
 import type { Identify, IdentifyResult, Identity } from "../identify.ts";
-import { textFrame } from "../publication.ts";
+import { FRAMED_PROTOCOL, textFrame, type WireProtocol } from "../publication.ts";
+import {
+  type ClientFrame,
+  errorFrame,
+  type FramedError,
+  parseClientFrame,
+  PONG_FRAME,
+  resumedFrame,
+  type StreamRecovery,
+  welcomeFrame,
+} from "./framed.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import { clientIp } from "./client_ip.ts";
 import { dropSocket } from "./drop_socket.ts";
@@ -17,6 +28,10 @@ import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
 
 const log = getLogger(["herald", "ws"]);
 const PONG = textFrame("pong");
+const BINARY_FRAME: FramedError = {
+  code: "bad_frame",
+  message: "Cannot read a binary frame: herald.v1 frames are JSON text",
+};
 
 /**
  * What the gateway reports about identified sockets, for metrics and webhooks. Called on the
@@ -39,6 +54,8 @@ export interface ConnectionListener {
 /** Options of {@linkcode WsGateway}. */
 export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
   readonly hub: Hub;
+  /** Where framed sockets resume from and offline pushes wait; undefined: history is off. */
+  readonly history?: HistoryStore;
   readonly identify: Identify;
   /** Told about identified sockets: connects, closes, messages. */
   readonly listener?: ConnectionListener;
@@ -164,9 +181,17 @@ export class WsGateway {
         headers: { "retry-after": "5" },
       });
     }
+    // A client offering herald.v1 gets it; any other offer is left unanswered, as before.
+    const framed =
+      request.headers.get("sec-websocket-protocol")?.split(",").some((offer) =>
+        offer.trim() === FRAMED_PROTOCOL
+      ) ?? false;
     let upgraded;
     try {
-      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: this.#options.idleTimeoutSeconds });
+      upgraded = Deno.upgradeWebSocket(request, {
+        idleTimeout: this.#options.idleTimeoutSeconds,
+        ...(framed ? { protocol: FRAMED_PROTOCOL } : {}),
+      });
     } catch (error) {
       return new Response(`bad WebSocket handshake: ${(error as Error).message}\n`, {
         status: 400,
@@ -174,10 +199,16 @@ export class WsGateway {
     }
     // Most clients identify by message: parse the URL only when it has a query.
     const token = request.url.includes("?") ? new URL(request.url).searchParams.get("token") : null;
-    const session = new ClientSession(upgraded.socket, this.#nextConnId++, this.#options, {
-      onEnd: () => this.#sessions.delete(session),
-      onRelease: () => this.#release(ip),
-    });
+    const session = new ClientSession(
+      upgraded.socket,
+      this.#nextConnId++,
+      framed ? FRAMED_PROTOCOL : "plain",
+      this.#options,
+      {
+        onEnd: () => this.#sessions.delete(session),
+        onRelease: () => this.#release(ip),
+      },
+    );
     this.#sessions.add(session);
     this.#held++;
     this.#heldByIp.set(ip, heldByIp + 1);
@@ -230,6 +261,7 @@ interface SessionEvents {
 class ClientSession {
   readonly #socket: WebSocket;
   readonly #id: number;
+  readonly #protocol: WireProtocol;
   readonly #options: SessionOptions;
   readonly #events: SessionEvents;
   #state: "identifying" | "verifying" | "live" | "ended" = "identifying";
@@ -243,10 +275,23 @@ class ClientSession {
   #conn: WsConn | undefined;
   #pendingClose: CloseCode | undefined;
   #pendingCloseDetail = "";
+  /** A framed socket's `?token=`, used when its auth frame names no credential. */
+  #urlToken: string | null = null;
+  /** A framed socket's identifying frame, kept until it goes live. */
+  #request: (ClientFrame & { type: "auth" | "resume" }) | undefined;
+  /** A framed socket's streams, subscribed in the history while it lives. */
+  #streams: Map<string, Promise<StreamPosition | null>> | undefined;
 
-  constructor(socket: WebSocket, id: number, options: SessionOptions, events: SessionEvents) {
+  constructor(
+    socket: WebSocket,
+    id: number,
+    protocol: WireProtocol,
+    options: SessionOptions,
+    events: SessionEvents,
+  ) {
     this.#socket = socket;
     this.#id = id;
+    this.#protocol = protocol;
     this.#options = options;
     this.#events = events;
   }
@@ -263,7 +308,8 @@ class ClientSession {
       this.#release();
     };
     this.#options.identifyDeadlines.add(this);
-    if (urlToken !== null) this.#verify(urlToken);
+    if (this.#protocol !== "plain") this.#urlToken = urlToken;
+    else if (urlToken !== null) this.#verify(urlToken);
   }
 
   /** Closes the socket and forgets it; safe in any state and more than once. */
@@ -314,6 +360,10 @@ class ClientSession {
       this.close(CLOSE.messageTooBig);
       return;
     }
+    if (this.#protocol !== "plain") {
+      this.#onFrame(data);
+      return;
+    }
     switch (this.#state) {
       case "identifying":
         if (typeof data !== "string") {
@@ -348,6 +398,54 @@ class ClientSession {
       this.#messages.take(); // The first message's token.
     }
     return this.#messages.take();
+  }
+
+  /** A framed client's message: JSON frames only; an error frame answers a bad one. */
+  #onFrame(data: unknown): void {
+    const parsed = typeof data === "string"
+      ? parseClientFrame(data)
+      : { ok: false as const, error: BINARY_FRAME };
+    if (this.#state === "identifying") {
+      if (!parsed.ok) {
+        this.#refuse(parsed.error);
+        return;
+      }
+      const frame = parsed.frame;
+      if (frame.type === "ping") {
+        this.#refuse({ code: "bad_frame", message: 'Cannot ping before "auth" or "resume"' });
+        return;
+      }
+      const credential = frame.credential ?? this.#urlToken ?? undefined;
+      if (credential === undefined) {
+        this.#refuse({
+          code: "bad_frame",
+          message: `Cannot ${frame.type}: give "uid" or "token" (or ?token= on the URL)`,
+        });
+        return;
+      }
+      this.#request = frame;
+      this.#verify(credential);
+      return;
+    }
+    if (this.#state !== "live" || this.#conn === undefined) return;
+    if (!parsed.ok) {
+      this.#conn.write(errorFrame(parsed.error));
+    } else if (parsed.frame.type === "ping") {
+      this.#conn.write(PONG_FRAME);
+    } else {
+      this.#conn.write(errorFrame({
+        code: "already_identified",
+        message: `Cannot ${parsed.frame.type}: this connection is identified already`,
+      }));
+    }
+  }
+
+  /** Tells a framed client what was wrong with its identifying frame, then closes 4004. */
+  #refuse(error: FramedError): void {
+    if (this.#opened && this.#socket.readyState === WebSocket.OPEN) {
+      this.#socket.send(errorFrame(error).text);
+    }
+    this.close(CLOSE.badIdentity, error.message);
   }
 
   #onCredential(message: string): void {
@@ -412,14 +510,110 @@ class ClientSession {
       if (close === CLOSE.slowReader) this.#options.listener?.slowReaderClosed();
       this.#end(close.code, `closed by Herald (${close.reason})`);
       this.#armDrop();
-    });
+    }, this.#protocol);
     this.#conn = conn;
-    const hub = this.#options.hub;
-    hub.add(conn, identity.groups);
-    this.#options.listener?.connected(identity.uid, hub.connectionsOf(identity.uid) === 1);
     log.debug("Socket #{id} identified as {uid}", { id: this.#id, uid: identity.uid });
+    if (this.#protocol !== "plain") {
+      this.#goLiveFramed(conn, identity).catch((error) => {
+        log.error("Replay failed on socket #{id}: {error}", { id: this.#id, error });
+        this.close(CLOSE.goingAway, "replay failed");
+      });
+      return;
+    }
+    const history = this.#options.history;
+    // Pushes arriving while the mailbox is read wait behind it, keeping their order.
+    if (history !== undefined) conn.hold();
+    this.#register(conn, identity.groups);
     if (this.#acknowledge) {
-      conn.send(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
+      conn.write(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
+    }
+    history?.takeMailbox(`user:${identity.uid}`).then((entries) => {
+      if (this.#state === "ended") return;
+      for (const entry of entries) if (!conn.write(entry.publication.frame("plain"))) return;
+      conn.resume();
+    }, (error) => {
+      // A store that failed must not leave the socket holding its pushes forever.
+      log.error("Mailbox read failed on socket #{id}: {error}", { id: this.#id, error });
+      conn.resume();
+    });
+  }
+
+  /** Puts the live connection in the hub and tells the listener (metrics, webhooks). */
+  #register(conn: WsConn, groups: readonly string[]): void {
+    const hub = this.#options.hub;
+    hub.add(conn, groups);
+    this.#options.listener?.connected(conn.uid, hub.connectionsOf(conn.uid) === 1);
+  }
+
+  /**
+   * Subscribes a framed socket to its streams, says `welcome`, replays what a `resume` asks for
+   * (or hands over the offline mailbox), says `resumed`, then lets live pushes through. Pushes
+   * that arrive meanwhile are held and sent after, skipping any the replay already sent.
+   */
+  async #goLiveFramed(conn: WsConn, identity: Identity): Promise<void> {
+    const history = this.#options.history;
+    const request = this.#request!;
+    this.#request = undefined;
+    const streams = new Map<string, Promise<StreamPosition | null>>();
+    this.#streams = streams;
+    const subscribe = (name: string) => {
+      if (this.#state === "ended" || streams.has(name)) return;
+      streams.set(name, history?.subscribe(name) ?? Promise.resolve(null));
+    };
+    conn.joined = (group) => subscribe(`group:${group}`);
+    conn.left = (group) => {
+      const name = `group:${group}`;
+      if (streams.delete(name)) history?.unsubscribe(name);
+    };
+    const user = `user:${identity.uid}`;
+    subscribe(user);
+    subscribe("all");
+    conn.hold();
+    this.#register(conn, identity.groups);
+    const positions = new Map<string, StreamPosition | null>();
+    for (const [name, position] of streams) positions.set(name, await position);
+    if (this.#ended) return;
+    conn.write(welcomeFrame(identity.uid, this.#id, positions));
+    /** Per stream, the last offset sent: held pushes up to it are not sent again. */
+    const sent = new Map<string, number>();
+    for (const [name, position] of positions) {
+      if (position !== null) sent.set(name, position.offset);
+    }
+    const mailbox = await history?.takeMailbox(user) ?? [];
+    let userRecovered = false;
+    if (request.type === "resume") {
+      const results = new Map<string, StreamRecovery>();
+      for (const [name, since] of request.streams) {
+        // Only the socket's own streams: a resume cannot make Herald keep others.
+        if (history === undefined || !positions.has(name)) {
+          results.set(name, { recovered: false });
+          continue;
+        }
+        const recovery = await history.since(name, since);
+        if (this.#ended) return;
+        for (const entry of recovery.entries) {
+          if (!conn.write(entry.publication.at(name, entry.offset).frame(FRAMED_PROTOCOL))) return;
+        }
+        if (recovery.recovered) sent.set(name, recovery.position.offset);
+        if (name === user) userRecovered = recovery.recovered;
+        results.set(name, { recovered: recovery.recovered, ...recovery.position });
+      }
+      if (!userRecovered) this.#sendMailbox(conn, user, mailbox);
+      conn.write(resumedFrame(results));
+    } else {
+      this.#sendMailbox(conn, user, mailbox);
+    }
+    conn.resume(sent);
+  }
+
+  /** Read through a getter: TypeScript narrows a field across awaits as if nothing ran. */
+  get #ended(): boolean {
+    return this.#state === "ended";
+  }
+
+  #sendMailbox(conn: WsConn, user: string, mailbox: readonly HistoryEntry[]): void {
+    for (const entry of mailbox) {
+      if (!conn.write(entry.publication.at(user, entry.offset).frame(FRAMED_PROTOCOL))) return;
     }
   }
 
@@ -434,6 +628,10 @@ class ClientSession {
       // A kick has unregistered it already; it was live all the same.
       hub.remove(conn);
       this.#options.listener?.disconnected(conn.uid, code, hub.connectionsOf(conn.uid) === 0);
+    }
+    if (this.#streams !== undefined) {
+      for (const name of this.#streams.keys()) this.#options.history?.unsubscribe(name);
+      this.#streams.clear();
     }
     this.#events.onEnd();
     log.debug("Socket #{id} ended: {why} {code}", { id: this.#id, why, code });

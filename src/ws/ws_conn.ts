@@ -33,7 +33,10 @@ export interface SendLimits {
 export class WsConn implements Conn, UnsentHolder {
   readonly id: number;
   readonly uid: string;
-  readonly protocol: WireProtocol = "plain";
+  readonly protocol: WireProtocol;
+  /** Set by the session of a framed socket: its streams follow the uid's groups. */
+  joined?: (group: string) => void;
+  left?: (group: string) => void;
   readonly #socket: WebSocket;
   readonly #limits: SendLimits;
   readonly #onClose: (conn: WsConn, close: CloseCode) => void;
@@ -50,6 +53,8 @@ export class WsConn implements Conn, UnsentHolder {
   #writtenFrames = 0;
   /** Queued totals at earlier checks, oldest first, none of them known to be written yet. */
   #marks: QueuedMark[] | undefined;
+  /** Pushes held back while the session replays history or hands over the mailbox. */
+  #held: Frame[] | undefined;
 
   /** `onClose` runs once, when Herald closes the socket (not when the peer does), with the code. */
   constructor(
@@ -58,15 +63,61 @@ export class WsConn implements Conn, UnsentHolder {
     socket: WebSocket,
     limits: SendLimits,
     onClose: (conn: WsConn, close: CloseCode) => void,
+    protocol: WireProtocol = "plain",
   ) {
     this.id = id;
     this.uid = uid;
+    this.protocol = protocol;
     this.#socket = socket;
     this.#limits = limits;
     this.#onClose = onClose;
   }
 
   send(frame: Frame): boolean {
+    if (this.#held !== undefined) {
+      if (this.#closed) return false;
+      if (this.#held.length >= this.#limits.maxUnsentFrames) {
+        log.warn(
+          "Closing socket #{id} of {uid}: slow reader ({frames} pushes held during replay)",
+          {
+            id: this.id,
+            uid: this.uid,
+            frames: this.#held.length,
+          },
+        );
+        this.close(CLOSE.slowReader);
+        return false;
+      }
+      this.#held.push(frame);
+      return true;
+    }
+    return this.write(frame);
+  }
+
+  /**
+   * Holds pushes back (they count as taken) until {@linkcode resume}: the session sends what
+   * came before them first, with {@linkcode write}.
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /**
+   * Sends the held pushes and stops holding. A framed push whose offset is at or below `sent`'s
+   * entry for its stream went out in the replay already and is skipped, so none is duplicated.
+   */
+  resume(sent?: ReadonlyMap<string, number>): void {
+    const held = this.#held;
+    this.#held = undefined;
+    for (const frame of held ?? []) {
+      const last = frame.offset === undefined ? undefined : sent?.get(frame.stream!);
+      if (last !== undefined && frame.offset! <= last) continue;
+      if (!this.write(frame)) return;
+    }
+  }
+
+  /** Queues `frame` now, past any hold: what Herald itself says to this socket. */
+  write(frame: Frame): boolean {
     // A socket whose peer has sent its close is CLOSING before its close event reaches us, and
     // WebSocket.send() silently drops data then: refuse, so `delivered` never counts a drop.
     if (this.#closed || this.#socket.readyState !== OPEN) return false;
