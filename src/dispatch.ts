@@ -23,7 +23,7 @@ export interface DispatchContext {
   /** Extra figures for `stats`, e.g. pending sockets and control connections. */
   readonly serverStats: () => Record<string, number>;
   /** Told about every push once it is delivered (metrics); must be cheap and never throw. */
-  readonly onPush?: (cmd: PushCmd, delivered: number, publication: Publication) => void;
+  readonly onPush?: (cmd: PushCmd, delivery: Delivery, publication: Publication) => void;
 }
 
 /**
@@ -168,7 +168,7 @@ function pushed(
   delivery: Delivery,
   context: DispatchContext,
 ): Outcome {
-  context.onPush?.(command.cmd, delivery.delivered, command.publication);
+  context.onPush?.(command.cmd, delivery, command.publication);
   const ok = delivery.delivered > 0;
   // `queued` appears only when history kept it: a seed-style setup's replies stay as they were.
   if (ok || !delivery.queued) return { ok, result: { delivered: delivery.delivered } };

@@ -145,11 +145,11 @@ export async function startHerald(
       history_bytes: history?.bytes ?? 0,
       ...cluster?.stats(),
     }),
-    onPush: (cmd, delivered, publication) => {
-      metrics.pushes(cmd, delivered > 0 ? "ok" : "fail").inc();
+    onPush: (cmd, { delivered, queued }, publication) => {
+      metrics.pushes(cmd, delivered > 0 ? "ok" : queued ? "queued" : "fail").inc();
       if (delivered === 0) return;
       metrics.messagesDelivered.inc(delivered);
-      // Every socket speaks plain today: its frame is what each of them was sent.
+      // Counted at the plain frame's size: a herald.v1 frame adds its stream and offset.
       metrics.bytesDelivered.inc(delivered * publication.frame("plain").bytes);
     },
   };

@@ -17,7 +17,7 @@ import type { PushCmd } from "../dispatch.ts";
 
 export type { PushCmd };
 /** What a push's reply said: `ok` when it reached at least one connection, else `fail`. */
-export type PushOutcome = "ok" | "fail";
+export type PushOutcome = "ok" | "queued" | "fail";
 
 /** Where the gauges read their values; each is called on every render. */
 export interface HeraldMetricsSources {
@@ -96,7 +96,7 @@ const LABELLED_CLOSE_CODES: ReadonlySet<number> = new Set([
 const OTHER_CLOSE_CODE = -1;
 
 const PUSH_CMDS: readonly PushCmd[] = ["send", "publish", "broadcast"];
-const PUSH_OUTCOMES: readonly PushOutcome[] = ["ok", "fail"];
+const PUSH_OUTCOMES: readonly PushOutcome[] = ["ok", "queued", "fail"];
 
 /** Herald's metrics; `close()` stops the event-loop lag sampler. */
 export class HeraldMetrics {

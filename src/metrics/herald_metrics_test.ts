@@ -46,7 +46,7 @@ Deno.test("HeraldMetrics renders every metric of issue 11 with its type", () => 
   assert.equal(valueOf(exposition, "herald_webhook_queue"), 0, "no webhook: zeros");
   assert.ok(valueOf(exposition, "process_resident_memory_bytes") > 1024 * 1024);
   for (const cmd of ["send", "publish", "broadcast"]) {
-    for (const outcome of ["ok", "fail"]) {
+    for (const outcome of ["ok", "queued", "fail"]) {
       assert.equal(valueOf(exposition, "herald_pushes_total", { cmd, outcome }), 0, "from start");
     }
   }
@@ -58,6 +58,7 @@ Deno.test("HeraldMetrics counts pushes, deliveries, disconnects and request time
   metrics.pushes("send", "ok").inc();
   metrics.pushes("send", "ok").inc();
   metrics.pushes("broadcast", "fail").inc();
+  metrics.pushes("send", "queued").inc();
   metrics.messagesDelivered.inc(3);
   metrics.bytesDelivered.inc(300);
   metrics.slowReaderCloses.inc();
@@ -74,6 +75,7 @@ Deno.test("HeraldMetrics counts pushes, deliveries, disconnects and request time
     valueOf(exposition, "herald_pushes_total", { cmd: "broadcast", outcome: "fail" }),
     1,
   );
+  assert.equal(valueOf(exposition, "herald_pushes_total", { cmd: "send", outcome: "queued" }), 1);
   assert.equal(valueOf(exposition, "herald_messages_delivered_total"), 3);
   assert.equal(valueOf(exposition, "herald_bytes_delivered_total"), 300);
   assert.equal(valueOf(exposition, "herald_slow_reader_closes_total"), 1);
