@@ -37,7 +37,7 @@ export function dashboardHandler(keys: ApiKeys): Handler {
   };
 }
 
-/** Serves the demo page: a browser client with a progress bar and a form that pushes to it. */
+/** Serves the demo page: the SDK from /herald.js, a progress bar and a form that pushes to it. */
 export function demoHandler(): Handler {
   return () => new Response(DEMO_HTML, { headers: PAGE_HEADERS });
 }
