@@ -17,7 +17,7 @@ const SECRET_A = "a-token-secret-Zx7Pm3Vn8Rt5Yb1CHk2w9Lq4";
 const SECRET_B = "b-token-secret-Hk2w9Lq4Zx7Pm3Vn8Rt5Yb1C";
 /** Requests written, and a pause in their progress, that show Herald has stopped reading. */
 const STUCK_MIN_BYTES = 1024 * 1024;
-const STUCK_QUIET_MS = 500;
+const STUCK_QUIET_MS = 2000;
 
 function tokenFor(uid: string, secret: string): Promise<string> {
   return new SignJWT({ sub: uid }).setProtectedHeader({ alg: "HS256", typ: "JWT" })

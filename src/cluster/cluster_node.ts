@@ -230,6 +230,7 @@ export class ClusterNode implements HubObserver {
   async rebuild(): Promise<void> {
     const generation = ++this.#generation;
     const link = this.link;
+    this.#rebuilding++;
     try {
       await Promise.all(
         Object.values(this.#scripts).map((s) => link.send(["SCRIPT", "LOAD", s.body])),
@@ -274,7 +275,7 @@ export class ClusterNode implements HubObserver {
       if (hub.connectionCount > 0) writes.push(this.send({ kind: "all" }, MESSAGE.hello));
       writes.push(this.#writeConns());
       await Promise.all(writes);
-      await this.#beat();
+      await this.#beat(true);
       if (generation !== this.#generation) return;
       log.info("Cluster: presence rebuilt in Redis ({uids} uids, {groups} groups)", {
         uids: uids.length,
@@ -285,6 +286,8 @@ export class ClusterNode implements HubObserver {
       log.warn("Cluster: rebuilding presence failed, retried when the link is up: {message}", {
         message: (error as Error).message,
       });
+    } finally {
+      this.#rebuilding--;
     }
   }
 
@@ -555,9 +558,15 @@ export class ClusterNode implements HubObserver {
     ]);
   }
 
-  /** Extends this node's presence and stores its figures; cleans up after dead nodes. */
-  async #beat(): Promise<void> {
+  /**
+   * Extends this node's presence and stores its figures; cleans up after dead nodes. A rebuild
+   * beats once itself; timer beats skip while one runs (it resets this node's presence, which a
+   * beat would take for expiry) and while an earlier beat is still in flight on a slow link.
+   */
+  async #beat(fromRebuild = false): Promise<void> {
     if (!this.link.up || this.#closed) return;
+    if (!fromRebuild && (this.#beating || this.#rebuilding > 0)) return;
+    if (!fromRebuild) this.#beating = true;
     const hub = this.#hub;
     const c = this.counters;
     const figures = {
@@ -582,17 +591,21 @@ export class ClusterNode implements HubObserver {
         });
         this.#forget(node);
       }
-      if (fresh === 1 && this.#generationSeen === this.#generation) {
+      if (fresh === 1 && !fromRebuild && this.#rebuilding === 0) {
         // Another node cleaned this one up (its heartbeats were late): write it all again.
         log.warn("Cluster: this node's presence had expired: rebuilding it");
         this.#quietly(this.rebuild());
       }
-      this.#generationSeen = this.#generation;
     } catch {
       // The link state says why; the next beat tries again.
+    } finally {
+      if (!fromRebuild) this.#beating = false;
     }
   }
-  #generationSeen = -1;
+  /** Rebuilds in progress: while any runs, this node's presence is being rewritten. */
+  #rebuilding = 0;
+  /** A timer beat is in flight: the next waits for it rather than piling up on a slow link. */
+  #beating = false;
 
   /** Fire and forget: a failure means the link is down, and the next `up` rebuilds. */
   #quietly(promise: Promise<unknown>): void {
