@@ -24,6 +24,8 @@ const encoder = new TextEncoder();
 export const MESSAGE = {
   /** A publication; body: the payload. */
   publication: "p",
+  /** A publication kept in history; body: its offset, a newline, the tagged payload. */
+  appended: "o",
   /** The sender now holds this channel; holders answer `here`. */
   hello: "h",
   /** Answer to `hello`: the sender holds this channel too. */
@@ -54,6 +56,14 @@ export interface ClusterNodeOptions {
   readonly timeoutMs: number;
   /** Largest ingress message in UTF-8 bytes, as for a control line (--max-line-bytes). */
   readonly maxLineBytes: number;
+}
+
+/** Told when the holders of a channel change, so history knows which streams may be kept. */
+export interface StreamWatcher {
+  /** This node began holding the channel of `stream`. */
+  acquired(stream: string): void;
+  /** Another node stopped holding the channel of `stream` (it let go, or died). */
+  peerLeft(stream: string): void;
 }
 
 /** Counters of this node's cluster traffic, shown by `stats`. */
@@ -373,6 +383,16 @@ export class ClusterNode implements HubObserver {
         this.counters.received++;
         this.#hub.deliver(channel, new Publication(body).at(streamOf(channel)));
         return;
+      case MESSAGE.appended: {
+        this.counters.received++;
+        const split = body.indexOf("\n");
+        const offset = Number(body.slice(0, split));
+        this.#hub.deliver(
+          channel,
+          Publication.fromTagged(body.slice(split + 1)).at(streamOf(channel), offset),
+        );
+        return;
+      }
       case MESSAGE.hello:
         if (!this.holds(channel)) return;
         this.#peerSet(channel, true)!.add(sender);
@@ -409,6 +429,7 @@ export class ClusterNode implements HubObserver {
 
   /** Starts holding `channel`: subscribe, then say hello so its other holders answer. */
   #acquire(channel: Channel): void {
+    this.watcher?.acquired(streamOf(channel));
     if (!this.link.up) return; // The rebuild on `up` subscribes.
     const generation = this.#generation;
     const name = this.channelName(channel);
@@ -520,6 +541,7 @@ export class ClusterNode implements HubObserver {
   #dropPeer(channel: Channel, node: string): void {
     const set = this.#peerSet(channel, false);
     if (set === undefined) return;
+    if (set.has(node)) this.watcher?.peerLeft(streamOf(channel));
     set.delete(node);
     if (set.size === 0) this.#clearPeerSet(channel);
   }
@@ -531,6 +553,10 @@ export class ClusterNode implements HubObserver {
   }
 
   #clearPeers(): void {
+    // Until they say hello again, clients on them may resume here: their streams may be kept.
+    for (const uid of this.#peers.user.keys()) this.watcher?.peerLeft(`user:${uid}`);
+    for (const group of this.#peers.group.keys()) this.watcher?.peerLeft(`group:${group}`);
+    if (this.#peers.all.size > 0) this.watcher?.peerLeft("all");
     this.#peers.user.clear();
     this.#peers.group.clear();
     this.#peers.all.clear();
@@ -538,12 +564,14 @@ export class ClusterNode implements HubObserver {
 
   /** A node left or died: it holds nothing any more. */
   #forget(node: string): void {
-    for (const map of [this.#peers.user, this.#peers.group]) {
+    for (const [kind, map] of [["user", this.#peers.user], ["group", this.#peers.group]] as const) {
       for (const [key, set] of map) {
-        if (set.delete(node) && set.size === 0) map.delete(key);
+        if (!set.delete(node)) continue;
+        this.watcher?.peerLeft(`${kind}:${key}`);
+        if (set.size === 0) map.delete(key);
       }
     }
-    this.#peers.all.delete(node);
+    if (this.#peers.all.delete(node)) this.watcher?.peerLeft("all");
   }
 
   #writeConns(): Promise<unknown> {
@@ -593,6 +621,14 @@ export class ClusterNode implements HubObserver {
     }
   }
   #generationSeen = -1;
+
+  /** Told of holder changes: the cluster's history, when kept. */
+  watcher: StreamWatcher | undefined;
+
+  /** 1 while this node is among the subscribers of `channel` in Redis (counted by PUBLISH). */
+  selfSubscribed(channel: Channel): number {
+    return this.#subscribed.has(this.channelName(channel)) ? 1 : 0;
+  }
 
   /** Fire and forget: a failure means the link is down, and the next `up` rebuilds. */
   #quietly(promise: Promise<unknown>): void {
