@@ -311,19 +311,15 @@ export class RedisHistory implements HistoryStore {
     return { position: { epoch, offset }, receivers };
   }
 
+  /** Counts the subscriber at once: the caller unsubscribes it even when this rejects. */
   async subscribe(stream: string): Promise<StreamPosition> {
     this.#local.set(stream, (this.#local.get(stream) ?? 0) + 1);
-    try {
-      const [epoch, offset] = await this.#run<[string, string]>(
-        "subscribe",
-        this.#keys(stream),
-        [String(this.#ttlMs), this.#newEpoch()],
-      );
-      return { epoch, offset: Number(offset) };
-    } catch (error) {
-      this.unsubscribe(stream);
-      throw error;
-    }
+    const [epoch, offset] = await this.#run<[string, string]>(
+      "subscribe",
+      this.#keys(stream),
+      [String(this.#ttlMs), this.#newEpoch()],
+    );
+    return { epoch, offset: Number(offset) };
   }
 
   unsubscribe(stream: string): void {
