@@ -34,9 +34,12 @@ export const MESSAGE = {
   bye: "b",
   /** Join the uid to a group; body: a request id, a newline, the group. */
   join: "j",
-  /** On the sender's own channel: the join of that request id is done here; body: the id. */
+  /**
+   * On the sender's own channel: the join or leave of that request id is done here (and its
+   * presence written); body: the id.
+   */
   joined: "a",
-  /** Remove the uid from a group; body: the group. */
+  /** Remove the uid from a group; body: a request id, a newline, the group. */
   leave: "l",
   /** Close the uid's connections (4005). */
   kick: "k",
@@ -203,13 +206,25 @@ export class ClusterNode implements HubObserver {
    * Joins `uid` to `group` on the other nodes holding it; resolves with how many did, once each
    * is subscribed to the group (or after --redis-timeout, with those that answered).
    */
-  async joinElsewhere(uid: string, group: string): Promise<number> {
+  joinElsewhere(uid: string, group: string): Promise<number> {
+    return this.#elsewhere(MESSAGE.join, uid, group);
+  }
+
+  /**
+   * Removes `uid` from `group` on the other nodes holding it; resolves with how many nodes got
+   * the request, once each has written the change to presence (or after --redis-timeout).
+   */
+  leaveElsewhere(uid: string, group: string): Promise<number> {
+    return this.#elsewhere(MESSAGE.leave, uid, group);
+  }
+
+  async #elsewhere(kind: string, uid: string, group: string): Promise<number> {
     const id = this.#nextJoin++;
     const { promise, resolve } = Promise.withResolvers<void>();
     const waiting = { acks: 0, wake: () => {} };
     this.#joins.set(id, waiting);
     try {
-      const others = await this.send({ kind: "user", uid }, MESSAGE.join, `${id}\n${group}`);
+      const others = await this.send({ kind: "user", uid }, kind, `${id}\n${group}`);
       if (others > waiting.acks) {
         waiting.wake = () => {
           if (waiting.acks >= others) resolve();
@@ -418,9 +433,20 @@ export class ClusterNode implements HubObserver {
         this.#quietly(subscribed === undefined ? ack() : subscribed.then(ack));
         return;
       }
-      case MESSAGE.leave:
-        if (channel.kind === "user") this.#hub.leave(channel.uid, body);
+      case MESSAGE.leave: {
+        if (channel.kind !== "user") return;
+        const split = body.indexOf("\n");
+        this.#hub.leave(channel.uid, body.slice(split + 1));
+        // Published after the presence script (same connection, in order): once the sender
+        // hears it, Redis no longer counts the membership here.
+        this.#quietly(
+          this.link.publish(
+            this.names.nodeChannel(sender),
+            `${MESSAGE.joined}${this.nodeId}\n${body.slice(0, split)}`,
+          ),
+        );
         return;
+      }
       case MESSAGE.kick:
         if (channel.kind === "user") this.#hub.kick(channel.uid, CLOSE.kicked);
         return;

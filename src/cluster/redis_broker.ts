@@ -122,7 +122,9 @@ export class RedisBroker implements Broker {
     const node = this.#node;
     // Asked before publishing, on the same connection: this node's own leave is already in.
     const membership = node.link.send<string | null>(["HGET", node.names.groupKey(group), uid]);
-    const sent = node.send({ kind: "user", uid }, MESSAGE.leave, group);
+    // Waits for the other holders to have written the leave, so a query (or another leave)
+    // right after this reply sees it.
+    const sent = node.leaveElsewhere(uid, group);
     const [elsewhere] = await this.#orUnavailable(
       "leave",
       left,
