@@ -69,20 +69,15 @@ export async function startHerald(
   const cluster = config.redisUrl === undefined
     ? undefined
     : (await import("./cluster/start_cluster.ts")).startCluster(config, hub);
-  // History lives in this process: a cluster keeps none until it moves into Redis.
-  const history = config.historySize === 0 || cluster !== undefined
+  // A cluster keeps history in Redis, shared by its nodes; a single node in its own memory.
+  const memoryHistory = config.historySize === 0 || cluster !== undefined
     ? undefined
     : new MemoryHistory({
       maxEntries: config.historySize,
       ttlSeconds: config.historyTtlSeconds,
       maxBytes: config.historyMaxBytes,
     });
-  if (cluster !== undefined && config.historySize > 0) {
-    log.warn(
-      "Cluster mode keeps no history yet: herald.v1 clients are served live, without resume, " +
-        "and a ttl push to an offline uid fails",
-    );
-  }
+  const history = cluster?.history ?? memoryHistory;
   const broker = cluster?.broker ?? new LocalBroker(hub, history);
   const presence = cluster?.presence ?? new LocalPresence(hub);
   const startedAt = Date.now();
@@ -140,9 +135,9 @@ export async function startHerald(
       unsent_bytes: gateway.unsentBytes,
       control_connections: control.connectionCount,
       uptime_s: Math.floor((Date.now() - startedAt) / 1000),
-      history_streams: history?.streamCount ?? 0,
-      history_messages: history?.entryCount ?? 0,
-      history_bytes: history?.bytes ?? 0,
+      history_streams: memoryHistory?.streamCount ?? 0,
+      history_messages: memoryHistory?.entryCount ?? 0,
+      history_bytes: memoryHistory?.bytes ?? 0,
       ...cluster?.stats(),
     }),
     onPush: (cmd, { delivered, queued }, publication) => {
@@ -235,7 +230,9 @@ export async function startHerald(
   }
 
   // Reads and appends expire history lazily; the sweep bounds what an idle process keeps.
-  const sweeper = history === undefined ? undefined : setInterval(() => history.sweep(), 1000);
+  const sweeper = memoryHistory === undefined
+    ? undefined
+    : setInterval(() => memoryHistory.sweep(), 1000);
   if (sweeper !== undefined) Deno.unrefTimer(sweeper);
 
   let stopping: Promise<void> | undefined;

@@ -55,6 +55,20 @@ export class Publication implements Deliverable {
     return new Publication(json, json);
   }
 
+  /**
+   * The payload behind a one-letter tag, `j` for a JSON value and `s` for a string: what history
+   * in Redis stores and nodes send each other, so a framed `msg` keeps the value's type.
+   */
+  get tagged(): string {
+    return (this.#json === undefined ? "s" : "j") + this.payload;
+  }
+
+  /** The publication of a {@linkcode tagged} text. */
+  static fromTagged(text: string): Publication {
+    const payload = text.slice(1);
+    return text[0] === "j" ? new Publication(payload, payload) : new Publication(payload);
+  }
+
   /** The pushed value as JSON text, as the `data` of a framed `msg`. */
   get json(): string {
     return this.#json ?? JSON.stringify(this.payload);

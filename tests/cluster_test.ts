@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ControlClient, controlQuery } from "./support/control_client.ts";
+import { FramedClient } from "./support/framed_client.ts";
 import { RedisServer } from "./support/redis_server.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { TestClient } from "./support/test_client.ts";
@@ -559,4 +560,143 @@ test("cluster: the Redis password never reaches the log", async () => {
   await node.waitForLog(/Redis link down/);
   assert.doesNotMatch(node.log, /s3cret-pass/);
   assert.match(node.log, /redis:\/\/:\*\*\*@127\.0\.0\.1/);
+});
+
+/** The Redis keys of the cluster, sorted. */
+async function redisKeys(redis: RedisServer): Promise<string[]> {
+  return (await redis.cli("--scan")).split("\n").filter((k) => k !== "").toSorted();
+}
+
+test("cluster history: a framed client that loses its node reconnects to another and resumes exactly once, in order", async () => {
+  await using topology = await Topology.start(3, true);
+  const redis = topology.redis!;
+  const url = (k: number) => `ws://127.0.0.1:${topology.nodes[k]!.wsPort}/`;
+  const first = await FramedClient.open(url(0), { type: "auth", uid: "roamer" });
+  const positions = first.positions();
+  const epoch = positions.get("user:roamer")!.epoch;
+  await topology.waitOnline("roamer", 1);
+  let n = 0;
+  for (; n < 3; n++) {
+    assert.equal(await topology.request(1 + n % 2, { uid: "roamer", data: n + 1 }), "ok");
+    assert.deepEqual(await first.next(), {
+      type: "msg",
+      stream: "user:roamer",
+      offset: n + 1,
+      data: n + 1,
+    });
+  }
+  positions.set("user:roamer", { epoch, offset: n });
+  topology.nodes[0]!.signal("SIGKILL");
+  await topology.nodes[0]!.exit();
+  await first[Symbol.asyncDispose]();
+  await eventually(
+    async () => (await redis.cli("pubsub", "numsub", "herald:u:roamer")).endsWith("0"),
+    10_000,
+    "the dead node's subscription to leave Redis",
+  );
+  // Numbered pushes while the client is away, through both surviving nodes.
+  for (; n < 20; n++) {
+    assert.equal(await topology.request(1 + n % 2, { uid: "roamer", data: n + 1 }), "queued");
+  }
+  await using second = await FramedClient.open(url(2), {
+    type: "resume",
+    uid: "roamer",
+    streams: Object.fromEntries(positions),
+  });
+  for (let k = 4; k <= 20; k++) {
+    assert.deepEqual(await second.next(), {
+      type: "msg",
+      stream: "user:roamer",
+      offset: k,
+      data: k,
+    });
+  }
+  const resumed = await second.next();
+  assert.equal(resumed.type, "resumed");
+  assert.equal(resumed.recovered, true);
+  assert.deepEqual(
+    (resumed.streams as Record<string, unknown>)["user:roamer"],
+    { recovered: true, epoch, offset: 20 },
+  );
+  // Live again, on either node, with the next offsets; and nothing twice.
+  assert.equal(await topology.request(1, { uid: "roamer", data: 21 }), "ok");
+  assert.equal(await topology.request(2, { uid: "roamer", data: 22 }), "ok");
+  for (const k of [21, 22]) {
+    assert.deepEqual(await second.next(), {
+      type: "msg",
+      stream: "user:roamer",
+      offset: k,
+      data: k,
+    });
+  }
+  second.send({ type: "ping" });
+  assert.deepEqual(await second.next(), { type: "pong" });
+});
+
+test("cluster history: a ttl push to an offline uid waits in Redis for its next connection on any node", async () => {
+  await using topology = await Topology.start(2, true);
+  assert.equal(await topology.request(0, { uid: "later", data: "nobody keeps this" }), "fail");
+  assert.equal(await topology.request(0, { uid: "later", data: "m1", ttl: 60 }), "queued");
+  assert.equal(await topology.request(0, { uid: "later", data: "m2", ttl: 60 }), "queued");
+  await using plain = await topology.client(1, "later");
+  assert.equal(await plain.next(), "m1");
+  assert.equal(await plain.next(), "m2");
+  await using framed = await FramedClient.open(
+    `ws://127.0.0.1:${topology.nodes[0]!.wsPort}/`,
+    { type: "auth", uid: "later" },
+  );
+  // Handed over once: the second connection gets only what is pushed now, with its offset.
+  assert.equal(await topology.request(1, { uid: "later", data: "live", ttl: 60 }), "ok");
+  assert.deepEqual(await framed.next(), {
+    type: "msg",
+    stream: "user:later",
+    offset: 3,
+    data: "live",
+  });
+  assert.equal(await plain.next(), "live");
+});
+
+test("cluster history: nothing is left in Redis for a uid once it is offline and its history and mailbox expired", async () => {
+  await using topology = await Topology.start(2, true, ["--history-ttl", "1"]);
+  const redis = topology.redis!;
+  {
+    await using framed = await FramedClient.open(
+      `ws://127.0.0.1:${topology.nodes[0]!.wsPort}/`,
+      { type: "auth", uid: "brief" },
+    );
+    await topology.waitOnline("brief", 1);
+    assert.equal(await topology.request(1, { uid: "brief", data: "x" }), "ok");
+    assert.equal((await framed.next()).data, "x");
+    assert.equal(await topology.request(1, { cmd: "broadcast", data: "b" }), "ok");
+    assert.equal((await framed.next()).data, "b");
+    assert.ok((await redisKeys(redis)).includes("herald:h:user:brief"));
+  }
+  assert.equal(await topology.request(1, { uid: "boxed", data: "y", ttl: 2 }), "queued");
+  await topology.waitOnline("brief", 0);
+  await eventually(
+    async () =>
+      JSON.stringify(await redisKeys(redis)) ===
+        JSON.stringify(["herald:conns", "herald:node:n0", "herald:node:n1", "herald:nodes"]),
+    15_000,
+    "no history or mailbox key left",
+  );
+});
+
+test("cluster history: with Redis down, a push history would keep fails as unavailable; an unkept local one is delivered", async () => {
+  await using topology = await Topology.start(1, true);
+  const redis = topology.redis!;
+  await using framed = await FramedClient.open(
+    `ws://127.0.0.1:${topology.nodes[0]!.wsPort}/`,
+    { type: "auth", uid: "kept" },
+  );
+  await using plain = await topology.client(0, "plain");
+  await topology.waitOnline("plain", 1);
+  assert.equal(await topology.request(0, { uid: "kept", data: 1 }), "ok");
+  assert.equal((await framed.next()).offset, 1);
+  await redis.stop();
+  await topology.nodes[0]!.waitForLog(/Redis link down/);
+  assert.match(await topology.request(0, { uid: "kept", data: 2 }), /^error: unavailable: /);
+  assert.equal(await topology.request(0, { uid: "plain", data: 3 }), "ok");
+  assert.equal(await plain.next(), "3");
+  assert.deepEqual(framed.client.received, [], "never delivered without its offset");
 });

@@ -24,6 +24,8 @@ const encoder = new TextEncoder();
 export const MESSAGE = {
   /** A publication; body: the payload. */
   publication: "p",
+  /** A publication kept in history; body: its offset, a newline, the tagged payload. */
+  appended: "o",
   /** The sender now holds this channel; holders answer `here`. */
   hello: "h",
   /** Answer to `hello`: the sender holds this channel too. */
@@ -32,9 +34,12 @@ export const MESSAGE = {
   bye: "b",
   /** Join the uid to a group; body: a request id, a newline, the group. */
   join: "j",
-  /** On the sender's own channel: the join of that request id is done here; body: the id. */
+  /**
+   * On the sender's own channel: the join or leave of that request id is done here (and its
+   * presence written); body: the id.
+   */
   joined: "a",
-  /** Remove the uid from a group; body: the group. */
+  /** Remove the uid from a group; body: a request id, a newline, the group. */
   leave: "l",
   /** Close the uid's connections (4005). */
   kick: "k",
@@ -54,6 +59,14 @@ export interface ClusterNodeOptions {
   readonly timeoutMs: number;
   /** Largest ingress message in UTF-8 bytes, as for a control line (--max-line-bytes). */
   readonly maxLineBytes: number;
+}
+
+/** Told when the holders of a channel change, so history knows which streams may be kept. */
+export interface StreamWatcher {
+  /** This node began holding the channel of `stream`. */
+  acquired(stream: string): void;
+  /** Another node stopped holding the channel of `stream` (it let go, or died). */
+  peerLeft(stream: string): void;
 }
 
 /** Counters of this node's cluster traffic, shown by `stats`. */
@@ -193,13 +206,25 @@ export class ClusterNode implements HubObserver {
    * Joins `uid` to `group` on the other nodes holding it; resolves with how many did, once each
    * is subscribed to the group (or after --redis-timeout, with those that answered).
    */
-  async joinElsewhere(uid: string, group: string): Promise<number> {
+  joinElsewhere(uid: string, group: string): Promise<number> {
+    return this.#elsewhere(MESSAGE.join, uid, group);
+  }
+
+  /**
+   * Removes `uid` from `group` on the other nodes holding it; resolves with how many nodes got
+   * the request, once each has written the change to presence (or after --redis-timeout).
+   */
+  leaveElsewhere(uid: string, group: string): Promise<number> {
+    return this.#elsewhere(MESSAGE.leave, uid, group);
+  }
+
+  async #elsewhere(kind: string, uid: string, group: string): Promise<number> {
     const id = this.#nextJoin++;
     const { promise, resolve } = Promise.withResolvers<void>();
     const waiting = { acks: 0, wake: () => {} };
     this.#joins.set(id, waiting);
     try {
-      const others = await this.send({ kind: "user", uid }, MESSAGE.join, `${id}\n${group}`);
+      const others = await this.send({ kind: "user", uid }, kind, `${id}\n${group}`);
       if (others > waiting.acks) {
         waiting.wake = () => {
           if (waiting.acks >= others) resolve();
@@ -376,6 +401,16 @@ export class ClusterNode implements HubObserver {
         this.counters.received++;
         this.#hub.deliver(channel, new Publication(body).at(streamOf(channel)));
         return;
+      case MESSAGE.appended: {
+        this.counters.received++;
+        const split = body.indexOf("\n");
+        const offset = Number(body.slice(0, split));
+        this.#hub.deliver(
+          channel,
+          Publication.fromTagged(body.slice(split + 1)).at(streamOf(channel), offset),
+        );
+        return;
+      }
       case MESSAGE.hello:
         if (!this.holds(channel)) return;
         this.#peerSet(channel, true)!.add(sender);
@@ -401,9 +436,20 @@ export class ClusterNode implements HubObserver {
         this.#quietly(subscribed === undefined ? ack() : subscribed.then(ack));
         return;
       }
-      case MESSAGE.leave:
-        if (channel.kind === "user") this.#hub.leave(channel.uid, body);
+      case MESSAGE.leave: {
+        if (channel.kind !== "user") return;
+        const split = body.indexOf("\n");
+        this.#hub.leave(channel.uid, body.slice(split + 1));
+        // Published after the presence script (same connection, in order): once the sender
+        // hears it, Redis no longer counts the membership here.
+        this.#quietly(
+          this.link.publish(
+            this.names.nodeChannel(sender),
+            `${MESSAGE.joined}${this.nodeId}\n${body.slice(0, split)}`,
+          ),
+        );
         return;
+      }
       case MESSAGE.kick:
         if (channel.kind === "user") this.#hub.kick(channel.uid, CLOSE.kicked);
         return;
@@ -412,6 +458,7 @@ export class ClusterNode implements HubObserver {
 
   /** Starts holding `channel`: subscribe, then say hello so its other holders answer. */
   #acquire(channel: Channel): void {
+    this.watcher?.acquired(streamOf(channel));
     if (!this.link.up) return; // The rebuild on `up` subscribes.
     const generation = this.#generation;
     const name = this.channelName(channel);
@@ -523,6 +570,7 @@ export class ClusterNode implements HubObserver {
   #dropPeer(channel: Channel, node: string): void {
     const set = this.#peerSet(channel, false);
     if (set === undefined) return;
+    if (set.has(node)) this.watcher?.peerLeft(streamOf(channel));
     set.delete(node);
     if (set.size === 0) this.#clearPeerSet(channel);
   }
@@ -534,6 +582,10 @@ export class ClusterNode implements HubObserver {
   }
 
   #clearPeers(): void {
+    // Until they say hello again, clients on them may resume here: their streams may be kept.
+    for (const uid of this.#peers.user.keys()) this.watcher?.peerLeft(`user:${uid}`);
+    for (const group of this.#peers.group.keys()) this.watcher?.peerLeft(`group:${group}`);
+    if (this.#peers.all.size > 0) this.watcher?.peerLeft("all");
     this.#peers.user.clear();
     this.#peers.group.clear();
     this.#peers.all.clear();
@@ -541,12 +593,14 @@ export class ClusterNode implements HubObserver {
 
   /** A node left or died: it holds nothing any more. */
   #forget(node: string): void {
-    for (const map of [this.#peers.user, this.#peers.group]) {
+    for (const [kind, map] of [["user", this.#peers.user], ["group", this.#peers.group]] as const) {
       for (const [key, set] of map) {
-        if (set.delete(node) && set.size === 0) map.delete(key);
+        if (!set.delete(node)) continue;
+        this.watcher?.peerLeft(`${kind}:${key}`);
+        if (set.size === 0) map.delete(key);
       }
     }
-    this.#peers.all.delete(node);
+    if (this.#peers.all.delete(node)) this.watcher?.peerLeft("all");
   }
 
   #writeConns(): Promise<unknown> {
@@ -606,6 +660,14 @@ export class ClusterNode implements HubObserver {
   #rebuilding = 0;
   /** A timer beat is in flight: the next waits for it rather than piling up on a slow link. */
   #beating = false;
+
+  /** Told of holder changes: the cluster's history, when kept. */
+  watcher: StreamWatcher | undefined;
+
+  /** 1 while this node is among the subscribers of `channel` in Redis (counted by PUBLISH). */
+  selfSubscribed(channel: Channel): number {
+    return this.#subscribed.has(this.channelName(channel)) ? 1 : 0;
+  }
 
   /** Fire and forget: a failure means the link is down, and the next `up` rebuilds. */
   #quietly(promise: Promise<unknown>): void {

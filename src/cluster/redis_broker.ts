@@ -1,16 +1,18 @@
 /**
  * The cluster's Broker: delivers on this node's hub first, then through Redis to the other nodes
  * that hold the channel. A push for a channel no other node holds (as far as this node has
- * heard) costs no Redis traffic at all; one this node cannot deliver waits for PUBLISH, whose
- * receiver count says whether another node holds it.
+ * heard) and no history keeps costs no Redis traffic at all; one this node cannot deliver waits
+ * for PUBLISH, whose receiver count says whether another node holds it. A push history may keep
+ * is appended and published by one script first, so every node frames it with its offset.
  * @module
  */
-import type { Broker, Delivery } from "../broker.ts";
+import type { Broker, Delivery, PublishOptions } from "../broker.ts";
 import { type Channel, channelName } from "../channel.ts";
 import { CLOSE, UnavailableError } from "../errors.ts";
 import type { Hub } from "../hub.ts";
 import type { Publication } from "../publication.ts";
 import { type ClusterNode, MESSAGE } from "./cluster_node.ts";
+import type { RedisHistory } from "./redis_history.ts";
 import { RedisTimeoutError } from "./redis_link.ts";
 
 /**
@@ -20,15 +22,39 @@ import { RedisTimeoutError } from "./redis_link.ts";
 export class RedisBroker implements Broker {
   readonly #hub: Hub;
   readonly #node: ClusterNode;
+  readonly #history: RedisHistory | undefined;
 
-  constructor(hub: Hub, node: ClusterNode) {
+  /** Without `history` (--history-size 0) nothing is kept and nothing is ever `queued`. */
+  constructor(hub: Hub, node: ClusterNode, history?: RedisHistory) {
     this.#hub = hub;
     this.#node = node;
+    this.#history = history;
   }
 
-  publish(channel: Channel, publication: Publication): Delivery | Promise<Delivery> {
-    // No history in a cluster yet: framed clients get the stream's name without an offset.
-    const local = this.#hub.deliver(channel, publication.at(channelName(channel)));
+  publish(
+    channel: Channel,
+    publication: Publication,
+    options?: PublishOptions,
+  ): Delivery | Promise<Delivery> {
+    const stream = channelName(channel);
+    const history = this.#history;
+    const holds = this.#node.holds(channel);
+    if (
+      history === undefined ||
+      (holds && this.#node.peersOf(channel) === undefined && !history.mayKeep(stream))
+    ) {
+      return this.#publishUnkept(channel, stream, publication);
+    }
+    return this.#appendAndPublish(channel, stream, publication, holds, history, options);
+  }
+
+  /** A push no history keeps: delivered here first, then published only if shared. */
+  #publishUnkept(
+    channel: Channel,
+    stream: string,
+    publication: Publication,
+  ): Delivery | Promise<Delivery> {
+    const local = this.#hub.deliver(channel, publication.at(stream));
     const peers = this.#node.peersOf(channel);
     if (local > 0 && peers === undefined) return { delivered: local, queued: false };
     const node = this.#node;
@@ -47,6 +73,40 @@ export class RedisBroker implements Broker {
     }));
   }
 
+  /**
+   * A push history may keep: appended and published in one script, then delivered here with
+   * its offset. If Redis fails, nothing is delivered anywhere and the push answers
+   * `unavailable`: a resuming client could otherwise miss it and still be told it recovered.
+   */
+  async #appendAndPublish(
+    channel: Channel,
+    stream: string,
+    publication: Publication,
+    holds: boolean,
+    history: RedisHistory,
+    options: PublishOptions | undefined,
+  ): Promise<Delivery> {
+    const node = this.#node;
+    const shared = !holds || node.peersOf(channel) !== undefined;
+    if (shared) node.counters.published++;
+    const uid = channel.kind === "user" ? channel.uid : undefined;
+    // Offline delivery only for a uid held nowhere: the script asks presence, and an online
+    // uid gets the push now or never.
+    const ttlSeconds = uid !== undefined && !holds ? options?.ttlSeconds : undefined;
+    const { position, receivers } = await this.#orUnavailable(
+      "push",
+      false,
+      history.appendAndPublish(stream, publication, {
+        ttlSeconds,
+        uid,
+        channel: shared ? node.channelName(channel) : undefined,
+      }),
+    );
+    const local = this.#hub.deliver(channel, publication.at(stream, position?.offset));
+    const delivered = local + (shared ? Math.max(0, receivers - node.selfSubscribed(channel)) : 0);
+    return { delivered, queued: delivered === 0 && position !== undefined };
+  }
+
   async join(uid: string, group: string): Promise<boolean> {
     const joined = this.#hub.join(uid, group);
     if (joined && this.#localOnly(uid)) return true;
@@ -62,7 +122,9 @@ export class RedisBroker implements Broker {
     const node = this.#node;
     // Asked before publishing, on the same connection: this node's own leave is already in.
     const membership = node.link.send<string | null>(["HGET", node.names.groupKey(group), uid]);
-    const sent = node.send({ kind: "user", uid }, MESSAGE.leave, group);
+    // Waits for the other holders to have written the leave, so a query (or another leave)
+    // right after this reply sees it.
+    const sent = node.leaveElsewhere(uid, group);
     const [elsewhere] = await this.#orUnavailable(
       "leave",
       left,

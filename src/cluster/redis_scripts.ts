@@ -61,6 +61,16 @@ export class RedisNames {
     return `${this.prefix}group:${group}`;
   }
 
+  /** HASH of a history stream (`user:<uid>`, `group:<g>`, `all`): epoch, offset, bytes. */
+  historyMeta(stream: string): string {
+    return `${this.prefix}hm:${stream}`;
+  }
+
+  /** STREAM of a history stream's kept messages, entry id `<offset>-0`. */
+  historyEntries(stream: string): string {
+    return `${this.prefix}h:${stream}`;
+  }
+
   /** HASH of one node's figures, expiring with its heartbeat. */
   nodeKey(node: string): string {
     return `${this.prefix}node:${node}`;

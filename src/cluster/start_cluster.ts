@@ -10,7 +10,9 @@ import type { Hub } from "../hub.ts";
 import type { ClusterFigures } from "../metrics/herald_metrics.ts";
 import type { Presence } from "../presence.ts";
 import { ClusterNode } from "./cluster_node.ts";
+import type { HistoryStore } from "../history/history_store.ts";
 import { RedisBroker } from "./redis_broker.ts";
+import { RedisHistory } from "./redis_history.ts";
 import { RedisLink } from "./redis_link.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import { RedisNames } from "./redis_scripts.ts";
@@ -23,6 +25,8 @@ export interface Cluster {
   readonly nodeId: string;
   readonly broker: Broker;
   readonly presence: Presence;
+  /** History streams and mailboxes in Redis; undefined with --history-size 0. */
+  readonly history: HistoryStore | undefined;
   /** Whether the Redis link is up now. */
   readonly linkUp: () => boolean;
   /** This node's cluster figures for `stats` and metrics (redis_up 1/0, traffic counters). */
@@ -58,16 +62,26 @@ export function startCluster(config: Config, hub: Hub): Cluster {
     },
     onMessage: (message, channel) => node?.onMessage(message, channel),
   });
+  const names = new RedisNames(config.redisPrefix);
   node = new ClusterNode({
     hub,
     link,
-    names: new RedisNames(config.redisPrefix),
+    names,
     nodeId,
     presenceTtlMs: config.presenceTtlSeconds * 1000,
     timeoutMs: config.redisTimeoutSeconds * 1000,
     maxLineBytes: config.maxLineBytes,
   });
   const started = node;
+  const history = config.historySize === 0 ? undefined : new RedisHistory({
+    link,
+    names,
+    nodeId,
+    maxEntries: config.historySize,
+    ttlSeconds: config.historyTtlSeconds,
+    maxBytes: config.historyMaxBytes,
+  });
+  started.watcher = history;
   started.start();
   link.start();
   log.info("Cluster: node {node} joining through {url} (prefix {prefix}, presence TTL {ttl} s)", {
@@ -78,8 +92,9 @@ export function startCluster(config: Config, hub: Hub): Cluster {
   });
   return {
     nodeId,
-    broker: new RedisBroker(hub, started),
+    broker: new RedisBroker(hub, started, history),
     presence: new RedisPresence(hub, started),
+    history,
     linkUp: () => link.up,
     stats: () => {
       const c = started.counters;
@@ -93,6 +108,7 @@ export function startCluster(config: Config, hub: Hub): Cluster {
       };
     },
     async close() {
+      history?.close();
       await started.close();
       link.close();
     },
