@@ -5,6 +5,7 @@
  * Broker or the gateway; every method therefore answers with a promise.
  * @module
  */
+import type { Awaitable } from "../awaitable.ts";
 import type { Publication } from "../publication.ts";
 
 /** Where a stream stands: its epoch and the offset of its last message (0 before the first). */
@@ -60,7 +61,8 @@ export interface HistoryStore {
   since(stream: string, since: StreamPosition): Promise<Recovery>;
   /**
    * The offline messages (pushed with a ttl while the uid had no connection) of `stream` not
-   * taken yet and not expired, oldest first; they are not handed out again.
+   * taken yet and not expired, oldest first; they are not handed out again. A store in this
+   * process answers at once, so the commonest case, no mailbox, costs a connection no promise.
    */
-  takeMailbox(stream: string): Promise<readonly HistoryEntry[]>;
+  takeMailbox(stream: string): Awaitable<readonly HistoryEntry[]>;
 }

@@ -183,9 +183,9 @@ export class MemoryHistory implements HistoryStore {
     return Promise.resolve({ recovered: true, entries, position });
   }
 
-  takeMailbox(name: string): Promise<readonly HistoryEntry[]> {
+  takeMailbox(name: string): readonly HistoryEntry[] {
     const stream = this.#streams.get(name);
-    if (stream === undefined) return Promise.resolve([]);
+    if (stream === undefined) return NO_ENTRIES;
     const now = this.#clock();
     this.#trimExpired(stream, now);
     const taken: HistoryEntry[] = [];
@@ -196,7 +196,7 @@ export class MemoryHistory implements HistoryStore {
       }
     }
     stream.mailboxTaken = stream.offset;
-    return Promise.resolve(taken);
+    return taken;
   }
 
   /**
@@ -306,3 +306,5 @@ export class MemoryHistory implements HistoryStore {
 function bytesOf(publication: Publication): number {
   return publication.payload.length + ENTRY_OVERHEAD_BYTES;
 }
+
+const NO_ENTRIES: readonly HistoryEntry[] = Object.freeze([]);

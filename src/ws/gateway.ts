@@ -520,14 +520,18 @@ class ClientSession {
       });
       return;
     }
-    const history = this.#options.history;
-    // Pushes arriving while the mailbox is read wait behind it, keeping their order.
-    if (history !== undefined) conn.hold();
+    const mailbox = this.#options.history?.takeMailbox(`user:${identity.uid}`);
+    // A mailbox read later (another process's store): pushes arriving meanwhile wait behind it.
+    if (mailbox instanceof Promise) conn.hold();
     this.#register(conn, identity.groups);
     if (this.#acknowledge) {
       conn.write(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
     }
-    history?.takeMailbox(`user:${identity.uid}`).then((entries) => {
+    if (!(mailbox instanceof Promise)) {
+      for (const entry of mailbox ?? []) if (!conn.write(entry.publication.frame("plain"))) return;
+      return;
+    }
+    mailbox.then((entries) => {
       if (this.#state === "ended") return;
       for (const entry of entries) if (!conn.write(entry.publication.frame("plain"))) return;
       conn.resume();
@@ -652,7 +656,7 @@ class ClientSession {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
-    clearTimeout(this.#dropTimer);
+    if (this.#dropTimer !== undefined) clearTimeout(this.#dropTimer);
     this.#conn?.release();
     this.#events.onRelease();
   }
