@@ -11,7 +11,8 @@
  */
 import assert from "node:assert/strict";
 import { tmpdir } from "node:os";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./support/chromium.ts";
 import { ControlClient } from "./support/control_client.ts";
 import { freePort } from "./support/ports.ts";
 import { TestClient } from "./support/test_client.ts";
@@ -27,34 +28,8 @@ declare const document: {
 };
 
 const KEY = "browser-test-key-0123456789";
-const CHROMIUM = Deno.env.get("HERALD_TEST_CHROMIUM") ?? "/usr/bin/chromium";
 const SCREENSHOTS = `${tmpdir()}/herald-browser-tests`;
 const PATIENCE_MS = 20_000;
-
-/** Launches headless Chromium; a missing one is an installation error, not a skip. */
-async function launch(): Promise<Browser> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: run \`apt-get install -y chromium\` ` +
-        "(deno task test does as root on Debian), or set HERALD_TEST_CHROMIUM",
-    );
-  }
-  return await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
 
 /** A page that records every console error and uncaught exception. */
 async function openPage(browser: Browser): Promise<{ page: Page; errors: string[] }> {
@@ -75,7 +50,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 /** Browser tests: Chromium's pipes and playwright's timers are ours to close, and are. */
 function browserTest(name: string, fn: (browser: Browser) => Promise<void>): void {
   test(name, async () => {
-    const browser = await launch();
+    const browser = await launchChromium();
     try {
       await fn(browser);
     } finally {

@@ -23,6 +23,7 @@ import { WsClient } from "./ws_client.ts";
 import { freePort } from "../../tests/support/ports.ts";
 import { RedisServer } from "../../tests/support/redis_server.ts";
 import { ServerProcess } from "../../tests/support/server_process.ts";
+import { BENCH_HERALD_ARGS } from "./herald_args.ts";
 
 const encoder = new TextEncoder();
 const PIPELINE_BATCH = 256;
@@ -79,14 +80,9 @@ async function startSetup(count: number, withRedis: boolean, receiverPath: strin
       controlPort: freePort(),
       readyTimeoutMs: 30_000,
       args: [
-        "--log-level",
-        "warning",
+        ...BENCH_HERALD_ARGS,
         "--max-connections",
         "19000",
-        "--max-connections-per-ip",
-        "1000000",
-        "--max-handshakes-per-ip",
-        "1000000",
         ...(redis === undefined ? [] : ["--redis", redis.url, "--node-id", `n${i}`]),
       ],
     })));

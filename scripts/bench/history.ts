@@ -22,6 +22,7 @@ import { ControlConn } from "./control.ts";
 import { Counter } from "./counter.ts";
 import { readRssBytes, round } from "./proc.ts";
 import { WsClient } from "./ws_client.ts";
+import { BENCH_HERALD_ARGS } from "./herald_args.ts";
 
 type Mode = "on" | "off";
 
@@ -47,16 +48,7 @@ async function measure(mode: Mode, sizes: Sizes): Promise<RunResult> {
   await using server = await ServerProcess.start({
     wsPort,
     controlPort,
-    args: [
-      "--history-size",
-      mode === "on" ? "100" : "0",
-      "--log-level",
-      "warning",
-      "--max-connections-per-ip",
-      "10000000",
-      "--max-handshakes-per-ip",
-      "1000000",
-    ],
+    args: ["--history-size", mode === "on" ? "100" : "0", ...BENCH_HERALD_ARGS],
   });
   const received = new Counter();
   const clients: WsClient[] = [];

@@ -22,6 +22,7 @@ import { Counter } from "./counter.ts";
 import { HttpClient } from "./http_client.ts";
 import { type CpuSample, readMachineBusySeconds, round, startCpuWindow } from "./proc.ts";
 import { WsClient } from "./ws_client.ts";
+import { BENCH_HERALD_ARGS } from "./herald_args.ts";
 
 const KEY = "bench-api-key-0123456789abcdef";
 const RECEIVERS = 100;
@@ -133,14 +134,7 @@ async function main(): Promise<void> {
   await using server = await ServerProcess.start({
     wsPort: freePort(),
     controlPort: freePort(),
-    args: [
-      "--log-level",
-      "warning",
-      "--max-connections-per-ip",
-      "10000000",
-      "--max-handshakes-per-ip",
-      "1000000",
-    ],
+    args: [...BENCH_HERALD_ARGS],
     env: { HERALD_API_KEYS: KEY },
   });
   const pid = server.child.pid;

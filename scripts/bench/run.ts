@@ -17,6 +17,7 @@ import { readCpuSeconds, readMachineBusySeconds, round } from "./proc.ts";
 import { chooseBroadcastReceiver, parseReceiverKind, type ReceiverKind } from "./native.ts";
 import { freePort } from "../../tests/support/ports.ts";
 import { RUN_PERMISSIONS, ServerProcess } from "../../tests/support/server_process.ts";
+import { BENCH_HERALD_ARGS } from "./herald_args.ts";
 
 /** A figure that the run can execute. */
 export type FigureName = "memory" | "unicast" | "broadcast" | "latency" | "churn";
@@ -338,17 +339,7 @@ async function startServer(
     command: kind === "reference"
       ? [...deno, "--allow-net", `${BENCH_DIR}reference_server.ts`]
       : [...deno, ...RUN_PERMISSIONS, opts.heraldEntry],
-    args: kind === "reference" ? [] : [
-      "--log-level",
-      "warning",
-      // Every bench client comes from 127.0.0.1: the per-IP guards against hostile peers
-      // would refuse the 1001st connection and pace handshakes to 50/s. Lift them (the
-      // reference has none); every other limit keeps its default.
-      "--max-connections-per-ip",
-      "10000000",
-      "--max-handshakes-per-ip",
-      "1000000",
-    ],
+    args: kind === "reference" ? [] : [...BENCH_HERALD_ARGS],
     wsPort: freePort(),
     controlPort: freePort(),
     cwd: REPO_DIR,

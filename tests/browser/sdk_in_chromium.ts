@@ -7,22 +7,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../support/chromium.ts";
 import { ControlClient } from "../support/control_client.ts";
 import { freePort } from "../support/ports.ts";
 import { startTestHerald } from "../support/test_herald.ts";
 import { eventually } from "../support/wait.ts";
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 // Playwright keeps pipes and timers to the browser between calls, which the op sanitizer would
 // count against the test; the browser is closed in `finally` all the same.
@@ -33,10 +22,7 @@ Deno.test({
   fn: async () => {
     const wsPort = freePort();
     let herald = await startTestHerald({ wsPort });
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: CHROMIUM_ARGS,
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       // Any page of Herald's origin will do; the module is imported from it as a page would.
