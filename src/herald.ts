@@ -145,7 +145,7 @@ export async function startHerald(
       if (delivered === 0) return;
       metrics.messagesDelivered.inc(delivered);
       // Counted at the plain frame's size: a herald.v1 frame adds its stream and offset.
-      metrics.bytesDelivered.inc(delivered * publication.frame("plain").bytes);
+      metrics.bytesDelivered.inc(delivered * publication.plain.bytes);
     },
   };
   let control: ControlServer;

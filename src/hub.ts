@@ -6,7 +6,7 @@
  */
 import type { Channel } from "./channel.ts";
 import type { CloseCode } from "./errors.ts";
-import type { Deliverable, Frame, WireProtocol } from "./publication.ts";
+import type { Frame, StreamMessage, WireProtocol } from "./publication.ts";
 
 /** One identified client connection, as the hub sees it: no socket, only what it needs. */
 export interface Conn {
@@ -106,20 +106,20 @@ export class Hub {
     return true;
   }
 
-  /** Sends `publication` to every local connection of `channel`; returns how many took it. */
-  deliver(channel: Channel, publication: Deliverable): number {
+  /** Sends `message` to every local connection of `channel`; returns how many took it. */
+  deliver(channel: Channel, message: StreamMessage): number {
     switch (channel.kind) {
       case "user":
-        return this.#deliverToUid(channel.uid, publication);
+        return this.#deliverToUid(channel.uid, message);
       case "group": {
         const members = this.#uidsByGroup.get(channel.group);
         if (members === undefined) return 0;
         let delivered = 0;
-        for (const uid of members) delivered += this.#deliverToUid(uid, publication);
+        for (const uid of members) delivered += this.#deliverToUid(uid, message);
         return delivered;
       }
       case "all":
-        return sendAll(this.#all, publication);
+        return sendAll(this.#all, message);
     }
   }
 
@@ -192,9 +192,9 @@ export class Hub {
     return sizes;
   }
 
-  #deliverToUid(uid: string, publication: Deliverable): number {
+  #deliverToUid(uid: string, message: StreamMessage): number {
     const conns = this.#connsByUid.get(uid);
-    return conns === undefined ? 0 : sendAll(conns, publication);
+    return conns === undefined ? 0 : sendAll(conns, message);
   }
 
   #removeMember(group: string, uid: string): void {
@@ -204,7 +204,7 @@ export class Hub {
   }
 }
 
-function sendAll(conns: Iterable<Conn>, publication: Deliverable): number {
+function sendAll(conns: Iterable<Conn>, message: StreamMessage): number {
   let delivered = 0;
   // Most sockets speak one protocol: look the frame up again only when it changes.
   let protocol: WireProtocol | undefined;
@@ -213,7 +213,7 @@ function sendAll(conns: Iterable<Conn>, publication: Deliverable): number {
   for (const conn of conns) {
     if (conn.protocol !== protocol) {
       protocol = conn.protocol;
-      frame = publication.frame(protocol);
+      frame = message.frame(protocol);
     }
     if (conn.send(frame!)) delivered++;
   }

@@ -29,10 +29,10 @@ Deno.test("Hub.deliver() to a user reaches every tab of a uid", () => {
   const tabs = [new FakeConn("u1"), new FakeConn("u1")];
   const other = new FakeConn("u2");
   for (const conn of [...tabs, other]) hub.add(conn);
-  assert.equal(hub.deliver(user("u1"), new Publication("hi")), 2);
+  assert.equal(hub.deliver(user("u1"), new Publication("hi").at("user:u1")), 2);
   assert.deepEqual(tabs.map((t) => t.sent), [["hi"], ["hi"]]);
   assert.deepEqual(other.sent, []);
-  assert.equal(hub.deliver(user("nobody"), new Publication("hi")), 0);
+  assert.equal(hub.deliver(user("nobody"), new Publication("hi").at("user:nobody")), 0);
 });
 
 Deno.test("Hub.remove() of an old tab keeps a reloaded page's new tab online", () => {
@@ -43,7 +43,7 @@ Deno.test("Hub.remove() of an old tab keeps a reloaded page's new tab online", (
   hub.add(newTab); // The reload identifies before the old socket closes.
   assert.equal(hub.remove(oldTab), true);
   assert.equal(hub.connectionsOf("u1"), 1);
-  assert.equal(hub.deliver(group("g"), new Publication("x")), 1);
+  assert.equal(hub.deliver(group("g"), new Publication("x").at("group:g")), 1);
   assert.deepEqual(newTab.sent, ["x"]);
 });
 
@@ -77,9 +77,9 @@ Deno.test("Hub.deliver() to a group and to all counts the connections reached", 
   hub.add(new FakeConn("a"));
   hub.add(new FakeConn("b"), ["g"]);
   hub.add(new FakeConn("c"));
-  assert.equal(hub.deliver(group("g"), new Publication("x")), 3);
-  assert.equal(hub.deliver(group("empty"), new Publication("x")), 0);
-  assert.equal(hub.deliver(ALL, new Publication("x")), 4);
+  assert.equal(hub.deliver(group("g"), new Publication("x").at("group:g")), 3);
+  assert.equal(hub.deliver(group("empty"), new Publication("x").at("group:empty")), 0);
+  assert.equal(hub.deliver(ALL, new Publication("x").at("all")), 4);
   assert.deepEqual(hub.groupCounts("g"), { uids: 2, connections: 3 });
 });
 
@@ -93,7 +93,7 @@ Deno.test("Registry delivery skips a connection that refuses and survives its re
   };
   hub.add(slow);
   hub.add(fine);
-  assert.equal(hub.deliver(ALL, new Publication("x")), 1);
+  assert.equal(hub.deliver(ALL, new Publication("x").at("all")), 1);
   assert.equal(hub.connectionsOf("u"), 1);
   assert.deepEqual(fine.sent, ["x"]);
 });
@@ -117,7 +117,7 @@ Deno.test("Hub.deliver() encodes a publication once for all its sockets", () => 
     conn.send = (frame) => frames.push(frame) > 0;
     hub.add(conn);
   }
-  assert.equal(hub.deliver(ALL, new Publication("x")), 3);
+  assert.equal(hub.deliver(ALL, new Publication("x").at("all")), 3);
   assert.ok(frames.every((frame) => frame === frames[0]), "one frame object shared");
 });
 

@@ -25,14 +25,11 @@ export interface Frame {
   readonly offset?: number;
 }
 
-/** Something the hub can send: it gives the frame for each protocol. */
-export interface Deliverable {
-  /** The frame for sockets speaking `protocol`, encoded once and shared. */
-  frame(protocol: WireProtocol): Frame;
-}
-
-/** One pushed payload on its way to every socket that should get it. */
-export class Publication implements Deliverable {
+/**
+ * One pushed payload on its way to every socket that should get it. The hub delivers it placed
+ * in a stream ({@linkcode Publication.at}): a framed socket's frame names the stream.
+ */
+export class Publication {
   /** The payload as clients see it: a pushed JSON string verbatim, anything else as JSON text. */
   readonly payload: string;
   /** The payload as a JSON value's text; undefined when the payload is a string value. */
@@ -74,9 +71,8 @@ export class Publication implements Deliverable {
     return this.#json ?? JSON.stringify(this.payload);
   }
 
-  /** The frame for sockets speaking `protocol`, encoded on the first call. */
-  frame(protocol: WireProtocol): Frame {
-    if (protocol !== "plain") return this.at("").frame(protocol);
+  /** The frame for plain sockets, encoded on the first call: the same in every stream. */
+  get plain(): Frame {
     return this.#plain ??= textFrame(this.payload);
   }
 
@@ -86,8 +82,8 @@ export class Publication implements Deliverable {
   }
 }
 
-/** A publication at its place in one stream: what framed sockets are sent. */
-export class StreamMessage implements Deliverable {
+/** A publication at its place in one stream: what the hub delivers, to plain and framed sockets. */
+export class StreamMessage {
   readonly publication: Publication;
   readonly stream: string;
   readonly offset: number | undefined;
@@ -99,8 +95,9 @@ export class StreamMessage implements Deliverable {
     this.offset = offset;
   }
 
+  /** The frame for sockets speaking `protocol`, encoded once and shared. */
   frame(protocol: WireProtocol): Frame {
-    if (protocol === "plain") return this.publication.frame("plain");
+    if (protocol === "plain") return this.publication.plain;
     return this.#framed ??= framedMessage(this.stream, this.offset, this.publication.json);
   }
 }

@@ -19,7 +19,7 @@ Deno.test("textFrame() counts the bytes WebSocket.send writes, for any UTF-16 te
 
 Deno.test("a publication encodes each protocol's frame once and shares it", () => {
   const publication = new Publication('{"percent":"88%"}');
-  const first = publication.frame("plain");
+  const first = publication.plain;
   assert.deepEqual(first, { text: '{"percent":"88%"}', bytes: 17 });
-  assert.equal(publication.frame("plain"), first, "the same frame object for every socket");
+  assert.equal(publication.plain, first, "the same frame object for every socket");
 });

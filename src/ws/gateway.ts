@@ -528,12 +528,12 @@ class ClientSession {
       conn.write(textFrame(JSON.stringify({ event: "identified", uid: identity.uid })));
     }
     if (!(mailbox instanceof Promise)) {
-      for (const entry of mailbox ?? []) if (!conn.write(entry.publication.frame("plain"))) return;
+      for (const entry of mailbox ?? []) if (!conn.write(entry.publication.plain)) return;
       return;
     }
     mailbox.then((entries) => {
       if (this.#state === "ended") return;
-      for (const entry of entries) if (!conn.write(entry.publication.frame("plain"))) return;
+      for (const entry of entries) if (!conn.write(entry.publication.plain)) return;
       conn.resume();
     }, (error) => {
       // A store that failed must not leave the socket holding its pushes forever.
