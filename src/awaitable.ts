@@ -1,14 +1,9 @@
 /**
  * A value now or a promise of it. A local broker answers at once; one across nodes or isolates
- * answers later. Callers written for the promise handle both, and the local fast path pays no
- * promise allocation and no microtask per push (a tenth of a pipelined push, measured).
+ * answers later. Callers check `instanceof Promise` and continue at once otherwise, so the local
+ * fast path pays no promise, closure or microtask per push (measured in docs/benchmarks.md).
  * @module
  */
 
 /** `T`, or a promise of `T`. */
 export type Awaitable<T> = T | Promise<T>;
-
-/** Applies `next` to `value` now, or once its promise resolves. */
-export function whenReady<T, U>(value: Awaitable<T>, next: (value: T) => U): Awaitable<U> {
-  return value instanceof Promise ? value.then(next) : next(value);
-}

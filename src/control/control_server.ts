@@ -6,7 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { setImmediate } from "node:timers";
-import { type Awaitable, whenReady } from "../awaitable.ts";
+import type { Awaitable } from "../awaitable.ts";
 import { parseCommandLine } from "../command.ts";
 import { dispatch, type DispatchContext } from "../dispatch.ts";
 import type { ControlError } from "../errors.ts";
@@ -281,10 +281,11 @@ export class ControlServer {
       return this.#answered(started, formatError(parsed.error, parsed.id));
     }
     const { command } = parsed;
-    return whenReady(
-      dispatch(command, this.#options.context),
-      (outcome) => this.#answered(started, formatOutcome(command, outcome)),
-    );
+    const outcome = dispatch(command, this.#options.context);
+    // A push the local broker answered needs no closure: only a promise gets a continuation.
+    return outcome instanceof Promise
+      ? outcome.then((done) => this.#answered(started, formatOutcome(command, done)))
+      : this.#answered(started, formatOutcome(command, outcome));
   }
 
   /** Reports how long a request took, from its line to its reply. */
