@@ -47,6 +47,11 @@ export interface LoadOptions {
   freshConcurrency: number;
   /** Concurrent connect-identify-push-close loops of the churn figure. */
   churnConcurrency: number;
+  /**
+   * Seconds the churn window lasts: longer than the others, since churn swings most between
+   * windows and its cycles are few (a few thousand per second).
+   */
+  churnDuration: number;
   /** Which unicast modes to run: `x1`, `x8`, `fresh` (all by default; fewer for profiling). */
   unicastModes: string[];
   /**
@@ -459,7 +464,7 @@ async function latency(opts: LoadOptions): Promise<Record<string, unknown>> {
 async function churn(opts: LoadOptions): Promise<Record<string, unknown>> {
   const conn = await ControlConn.open(opts.controlPort);
   const warmUntil = performance.now() + warmUpMs(opts);
-  const endAt = warmUntil + opts.duration * 1000;
+  const endAt = warmUntil + opts.churnDuration * 1000;
   let cycles = 0;
   let counted = 0;
   let failures = 0;
@@ -497,15 +502,18 @@ async function churn(opts: LoadOptions): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   await Promise.all(loops);
   const elapsed = (performance.now() - t0) / 1000;
+  const window = cpu();
   await conn.replies.waitFor(cycles, 2000);
   conn.close();
   return {
     concurrency: opts.churnConcurrency,
     cycles_per_s: round(counted / elapsed, 0),
+    // Steadier than cycles/s: the load generator shares the machine and bounds the rate too.
+    server_us_per_cycle: counted > 0 ? round(window.server_cpu_s * 1e6 / counted, 1) : null,
     cycles,
     failures,
     push_not_ok: conn.notOk,
-    cpu: cpu(),
+    cpu: window,
   };
 }
 
@@ -588,6 +596,7 @@ if (import.meta.main) {
       rate: { type: "string", default: "0" },
       "fresh-concurrency": { type: "string", default: "8" },
       "churn-concurrency": { type: "string", default: "32" },
+      "churn-duration": { type: "string" },
       "unicast-modes": { type: "string", default: "x1,x8,fresh" },
       "broadcast-receiver": { type: "string" },
     },
@@ -604,6 +613,7 @@ if (import.meta.main) {
     rate: parseNumber("--rate", values.rate),
     freshConcurrency: parseNumber("--fresh-concurrency", values["fresh-concurrency"]),
     churnConcurrency: parseNumber("--churn-concurrency", values["churn-concurrency"]),
+    churnDuration: parseNumber("--churn-duration", values["churn-duration"] ?? values.duration),
     unicastModes: values["unicast-modes"].split(","),
     broadcastReceiver: parseReceiverKind(values["broadcast-receiver"]),
   };
