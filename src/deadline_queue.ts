@@ -2,29 +2,40 @@
  * Deadlines that all have the same length, kept by one timer: set in order, they fall due in
  * the same order, so only the oldest needs a timer. Cheaper per socket than a timer each (in
  * Deno 2.9 `setTimeout` builds a Node-style `Timeout`), and sockets come and go by the thousand.
- * A deleted key's timer is not cleared but left to run out: most keys are deleted long before
- * they fall due, and clearing and re-arming a timer per key cost as much as a timer each.
+ * A cancelled deadline's timer is not cleared but left to run out: most are cancelled long
+ * before they fall due, and clearing and re-arming a timer per key cost as much as a timer each.
+ * Deadlines sit in a {@linkcode LinkedList}, not a Map keyed by socket: see there why.
  * @module
  */
+import { LinkedList, type ListEntry } from "./linked_list.ts";
 import type { Clock } from "./rate_limiter.ts";
 
 /** Options of {@linkcode DeadlineQueue}. */
 export interface DeadlineQueueOptions<T> {
   /** Milliseconds from `add` to expiry. */
   readonly delayMs: number;
-  /** Runs once per key whose deadline passed, oldest first; the key is already removed. */
+  /** Runs once per key whose deadline passed, oldest first; the deadline is already gone. */
   readonly onExpire: (key: T) => void;
   /** @default Date.now */
   readonly clock?: Clock;
 }
+
+/** A key and when it falls due. */
+interface Pending<T> {
+  readonly key: T;
+  readonly due: number;
+}
+
+/** One key's deadline, as {@linkcode DeadlineQueue.add} returns it: pass it back to cancel. */
+export type Deadline<T> = ListEntry<Pending<T>>;
 
 /** Keys with a deadline each, `delayMs` after they were added. */
 export class DeadlineQueue<T> {
   readonly #delayMs: number;
   readonly #onExpire: (key: T) => void;
   readonly #clock: Clock;
-  /** Key → due time; a Map iterates in insertion order, which here is due order. */
-  readonly #due = new Map<T, number>();
+  /** Oldest first, which is also due order. */
+  readonly #pending = new LinkedList<Pending<T>>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -39,27 +50,28 @@ export class DeadlineQueue<T> {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** Keys waiting. */
+  /** Deadlines waiting. */
   get size(): number {
-    return this.#due.size;
+    return this.#pending.size;
   }
 
-  /** Starts `key`'s deadline; a key already waiting keeps its first one. */
-  add(key: T): void {
-    if (this.#due.has(key) || this.#closed) return;
-    this.#due.set(key, this.#clock() + this.#delayMs);
+  /** Starts a deadline for `key`; undefined once the queue is closed. */
+  add(key: T): Deadline<T> | undefined {
+    if (this.#closed) return undefined;
+    const deadline = this.#pending.push({ key, due: this.#clock() + this.#delayMs });
     this.#timer ??= setTimeout(() => this.#expire(), this.#delayMs);
+    return deadline;
   }
 
-  /** Cancels `key`'s deadline; a timer left with nothing due stops when it fires. */
-  delete(key: T): void {
-    this.#due.delete(key);
+  /** Cancels `deadline`; one expired or cancelled already, or undefined, is ignored. */
+  cancel(deadline: Deadline<T> | undefined): void {
+    this.#pending.remove(deadline);
   }
 
   /** Cancels every deadline and stops the timer; later `add` calls are ignored. */
   close(): void {
     this.#closed = true;
-    this.#due.clear();
+    this.#pending.clear();
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -67,13 +79,14 @@ export class DeadlineQueue<T> {
   #expire(): void {
     this.#timer = undefined;
     const now = this.#clock();
-    for (const [key, due] of this.#due) {
-      if (due > now) {
-        this.#timer = setTimeout(() => this.#expire(), due - now);
+    let oldest: Pending<T> | undefined;
+    while ((oldest = this.#pending.first) !== undefined) {
+      if (oldest.due > now) {
+        this.#timer = setTimeout(() => this.#expire(), oldest.due - now);
         return;
       }
-      this.#due.delete(key);
-      this.#onExpire(key);
+      this.#pending.shift();
+      this.#onExpire(oldest.key);
     }
   }
 }

@@ -32,17 +32,19 @@ Deno.test("DeadlineQueue expires keys in the order they were added, each after t
   assert.equal(queue.size, 0);
 });
 
-Deno.test("DeadlineQueue.delete() cancels one deadline; the timer then runs out by itself", async () => {
+Deno.test("DeadlineQueue.cancel() cancels one deadline; the timer then runs out by itself", async () => {
   const { queue, expired, clock } = fakeClockQueue();
-  queue.add("a");
+  const a = queue.add("a");
   queue.add("b");
-  queue.delete("a");
+  queue.cancel(a);
   clock.now = 20;
   await sleep(40);
   assert.deepEqual(expired, ["b"]);
-  queue.add("c");
-  queue.delete("c");
-  queue.delete("never added");
+  const c = queue.add("c");
+  queue.cancel(c);
+  queue.cancel(c); // Twice, as a socket that ends after going live does.
+  queue.cancel(a); // Cancelled long ago.
+  queue.cancel(undefined);
   assert.equal(queue.size, 0);
   clock.now = 40;
   await sleep(40); // The timer armed for "c" fires, finds nothing due and is not re-armed.
@@ -53,21 +55,25 @@ Deno.test("DeadlineQueue.close() stops the timer and ignores later keys", async 
   const { queue, expired, clock } = fakeClockQueue();
   queue.add("a");
   queue.close(); // The op sanitizer fails this test if a timer is left behind.
-  queue.add("b");
+  assert.equal(queue.add("b"), undefined);
   clock.now = 100;
   await sleep(40);
   assert.deepEqual(expired, []);
   assert.equal(queue.size, 0);
 });
 
-Deno.test("DeadlineQueue.add() keeps a waiting key's first deadline", async () => {
+Deno.test("DeadlineQueue: a deadline that expires cannot be cancelled into another's", async () => {
   const { queue, expired, clock } = fakeClockQueue();
-  queue.add("a");
-  clock.now = 15;
-  queue.add("a");
+  const a = queue.add("a");
   clock.now = 20;
   await sleep(40);
-  assert.deepEqual(expired, ["a"]);
+  const b = queue.add("b"); // Due at 40.
+  queue.cancel(a); // Expired already: must not touch "b".
+  assert.equal(queue.size, 1);
+  clock.now = 40;
+  await sleep(40);
+  assert.deepEqual(expired, ["a", "b"]);
+  queue.cancel(b);
 });
 
 Deno.test("new DeadlineQueue() refuses a negative delay", () => {

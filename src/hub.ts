@@ -43,9 +43,16 @@ export interface HubObserver {
   left(uid: string, group: string): void;
 }
 
-/** The live connections of every local uid and the local members of every group. */
+/**
+ * The live connections of every local uid and the local members of every group.
+ *
+ * Connections are held only in a small Set per uid, never as keys of one Set of all of them:
+ * a long-lived Set's tables left behind by churn keep what they held alive through young GCs,
+ * which promoted every short-lived connection (see linked_list.ts). A uid's Set is emptied
+ * before it is dropped, so a stale table keeps at most an empty Set.
+ */
 export class Hub {
-  readonly #all = new Set<Conn>();
+  #connectionCount = 0;
   #observer: HubObserver | undefined;
   readonly #connsByUid = new Map<string, Set<Conn>>();
   readonly #uidsByGroup = new Map<string, Set<string>>();
@@ -53,7 +60,7 @@ export class Hub {
 
   /** Identified connections. */
   get connectionCount(): number {
-    return this.#all.size;
+    return this.#connectionCount;
   }
 
   /** Uids with at least one connection. */
@@ -70,13 +77,14 @@ export class Hub {
 
   /** Registers an identified connection and joins its uid to `groups`. */
   add(conn: Conn, groups: readonly string[] = []): void {
-    this.#all.add(conn);
     let conns = this.#connsByUid.get(conn.uid);
     if (conns === undefined) {
       conns = new Set();
       this.#connsByUid.set(conn.uid, conns);
     }
+    if (conns.has(conn)) return;
     conns.add(conn);
+    this.#connectionCount++;
     this.#observer?.added(conn);
     for (const group of groups) this.join(conn.uid, group);
     if (conn.joined !== undefined) {
@@ -90,10 +98,10 @@ export class Hub {
    * socket identified first keeps the uid online.
    */
   remove(conn: Conn): boolean {
-    if (!this.#all.delete(conn)) return false;
     const conns = this.#connsByUid.get(conn.uid);
-    conns?.delete(conn);
-    if (conns !== undefined && conns.size === 0) {
+    if (conns === undefined || !conns.delete(conn)) return false;
+    this.#connectionCount--;
+    if (conns.size === 0) {
       this.#connsByUid.delete(conn.uid);
       const groups = this.#groupsByUid.get(conn.uid) ?? [];
       this.#groupsByUid.delete(conn.uid);
@@ -118,8 +126,12 @@ export class Hub {
         for (const uid of members) delivered += this.#deliverToUid(uid, message);
         return delivered;
       }
-      case "all":
-        return sendAll(this.#all, message);
+      case "all": {
+        let delivered = 0;
+        // Deleting entries while iterating a Map or Set is allowed: a closing slow reader does.
+        for (const conns of this.#connsByUid.values()) delivered += sendAll(conns, message);
+        return delivered;
+      }
     }
   }
 

@@ -121,15 +121,14 @@ export class RedisLink {
       );
     }
     const { promise, resolve, reject } = Promise.withResolvers<T>();
-    const waiting: Waiting = { reject };
-    this.#deadlines.add(waiting);
+    const deadline = this.#deadlines.add({ reject });
     this.#cmd.sendCommand(args as string[]).then(
       (reply) => {
-        this.#deadlines.delete(waiting);
+        this.#deadlines.cancel(deadline);
         resolve(reply as T);
       },
       (error: Error) => {
-        this.#deadlines.delete(waiting);
+        this.#deadlines.cancel(deadline);
         reject(new UnavailableError(`Cannot complete: Redis request failed: ${describe(error)}`));
       },
     );

@@ -146,7 +146,6 @@ export class ControlServer {
       const full = this.#conns.size >= this.#options.maxConnections;
       this.#conns.add(conn);
       const session = this.#serve(conn, full).finally(() => {
-        this.#writeDeadlines.delete(conn);
         this.#conns.delete(conn);
         this.#sessions.delete(session);
         closeQuietly(conn);
@@ -263,13 +262,13 @@ export class ControlServer {
    */
   async #write(conn: Deno.TcpConn, text: string): Promise<void> {
     const bytes = encoder.encode(text);
-    this.#writeDeadlines.add(conn);
+    const deadline = this.#writeDeadlines.add(conn);
     try {
       // conn.write may write only part of the buffer.
       let offset = 0;
       while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
     } finally {
-      this.#writeDeadlines.delete(conn);
+      this.#writeDeadlines.cancel(deadline);
     }
   }
 

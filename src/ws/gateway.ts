@@ -5,7 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { CLOSE, type CloseCode } from "../errors.ts";
-import { DeadlineQueue } from "../deadline_queue.ts";
+import { type Deadline, DeadlineQueue } from "../deadline_queue.ts";
 import type { HistoryEntry, HistoryStore, StreamPosition } from "../history/history_store.ts";
 import type { Hub } from "../hub.ts";
 import type { Identify, IdentifyResult, Identity } from "../identify.ts";
@@ -20,6 +20,7 @@ import {
   type StreamRecovery,
   welcomeFrame,
 } from "./framed.ts";
+import { LinkedList, type ListEntry } from "../linked_list.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import { clientIp } from "./client_ip.ts";
 import { dropSocket } from "./drop_socket.ts";
@@ -88,8 +89,6 @@ export class WsGateway {
   readonly #options: SessionOptions;
   readonly #origins: ReadonlySet<string>;
   readonly #trustedProxies: ReadonlySet<string>;
-  /** Sessions not ended: identifying or in the hub. */
-  readonly #sessions = new Set<ClientSession>();
   /** Sockets Deno has not released yet, ended or not: what file descriptors are held for. */
   #held = 0;
   readonly #heldByIp = new Map<string, number>();
@@ -104,6 +103,8 @@ export class WsGateway {
   constructor(options: WsGatewayOptions) {
     this.#options = {
       ...options,
+      sessions: new LinkedList(),
+      onReleased: (ip) => this.#release(ip),
       unsentBudget: new UnsentBudget(options.maxUnsentTotalBytes),
       identifyDeadlines: new DeadlineQueue({
         delayMs: options.authTimeoutSeconds * 1000,
@@ -125,7 +126,7 @@ export class WsGateway {
 
   /** Sockets open now that have not identified yet. */
   get pendingCount(): number {
-    return this.#sessions.size - this.#options.hub.connectionCount;
+    return this.#options.sessions.size - this.#options.hub.connectionCount;
   }
 
   /** Sockets whose file descriptor is still held, including those closing. */
@@ -203,13 +204,9 @@ export class WsGateway {
       upgraded.socket,
       this.#nextConnId++,
       framed ? FRAMED_PROTOCOL : "plain",
+      ip,
       this.#options,
-      {
-        onEnd: () => this.#sessions.delete(session),
-        onRelease: () => this.#release(ip),
-      },
     );
-    this.#sessions.add(session);
     this.#held++;
     this.#heldByIp.set(ip, heldByIp + 1);
     session.start(token);
@@ -219,7 +216,7 @@ export class WsGateway {
   /** Closes every socket with `close` and refuses new ones (shutdown). */
   closeAll(close: CloseCode): void {
     this.#closing = true;
-    for (const session of [...this.#sessions]) session.close(close);
+    for (const session of this.#options.sessions.values()) session.close(close);
     this.#options.identifyDeadlines.close();
   }
 
@@ -242,28 +239,31 @@ export class WsGateway {
   }
 }
 
-/** A session's needs: the gateway's options, the shared unsent budget and identify deadlines. */
+/**
+ * A session's needs: the gateway's options and what every session shares. Shared rather than
+ * given per session as closures: sockets come and go by the thousand.
+ */
 type SessionOptions = WsGatewayOptions & SendLimits & {
+  /** Sessions not ended: identifying or in the hub. Each session adds and removes itself. */
+  readonly sessions: LinkedList<ClientSession>;
   readonly identifyDeadlines: DeadlineQueue<ClientSession>;
+  /** Deno released a socket from client IP `ip`, and its file descriptor. */
+  readonly onReleased: (ip: string) => void;
   /** Called when `dropSocket` cannot work on this runtime. */
   readonly onDropUnsupported: () => void;
 };
-
-/** How a session tells the gateway about its end. */
-interface SessionEvents {
-  /** Herald is done with it: closed by either side, out of the hub. Runs once. */
-  readonly onEnd: () => void;
-  /** Deno released the socket and its file descriptor. Runs once, after `onEnd`. */
-  readonly onRelease: () => void;
-}
 
 /** One socket from upgrade to close: waits for its identity, then lives in the hub. */
 class ClientSession {
   readonly #socket: WebSocket;
   readonly #id: number;
   readonly #protocol: WireProtocol;
+  /** The client IP that per-IP limits count this socket against. */
+  readonly #ip: string;
   readonly #options: SessionOptions;
-  readonly #events: SessionEvents;
+  /** This session's place in the gateway's sessions, until it ends. */
+  #entry: ListEntry<ClientSession> | undefined;
+  #identifyDeadline: Deadline<ClientSession> | undefined;
   #state: "identifying" | "verifying" | "live" | "ended" = "identifying";
   #released = false;
   #opened = false;
@@ -286,14 +286,14 @@ class ClientSession {
     socket: WebSocket,
     id: number,
     protocol: WireProtocol,
+    ip: string,
     options: SessionOptions,
-    events: SessionEvents,
   ) {
     this.#socket = socket;
     this.#id = id;
     this.#protocol = protocol;
+    this.#ip = ip;
     this.#options = options;
-    this.#events = events;
   }
 
   start(urlToken: string | null): void {
@@ -307,7 +307,8 @@ class ClientSession {
       this.#end(event.code, "peer closed");
       this.#release();
     };
-    this.#options.identifyDeadlines.add(this);
+    this.#entry = this.#options.sessions.push(this);
+    this.#identifyDeadline = this.#options.identifyDeadlines.add(this);
     if (this.#protocol !== "plain") this.#urlToken = urlToken;
     else if (urlToken !== null) this.#verify(urlToken);
   }
@@ -503,7 +504,7 @@ class ClientSession {
   }
 
   #goLive(identity: Identity): void {
-    this.#options.identifyDeadlines.delete(this);
+    this.#options.identifyDeadlines.cancel(this.#identifyDeadline);
     this.#identity = undefined;
     this.#state = "live";
     const conn = new WsConn(this.#id, identity.uid, this.#socket, this.#options, (_, close) => {
@@ -625,7 +626,7 @@ class ClientSession {
   #end(code: number, why: string): void {
     if (this.#state === "ended") return;
     this.#state = "ended";
-    this.#options.identifyDeadlines.delete(this);
+    this.#options.identifyDeadlines.cancel(this.#identifyDeadline);
     const conn = this.#conn;
     if (conn !== undefined) {
       const hub = this.#options.hub;
@@ -637,7 +638,7 @@ class ClientSession {
       for (const name of this.#streams.keys()) this.#options.history?.unsubscribe(name);
       this.#streams.clear();
     }
-    this.#events.onEnd();
+    this.#options.sessions.remove(this.#entry);
     log.debug("Socket #{id} ended: {why} {code}", { id: this.#id, why, code });
   }
 
@@ -658,7 +659,7 @@ class ClientSession {
     this.#released = true;
     if (this.#dropTimer !== undefined) clearTimeout(this.#dropTimer);
     this.#conn?.release();
-    this.#events.onRelease();
+    this.#options.onReleased(this.#ip);
   }
 }
 
