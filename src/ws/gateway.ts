@@ -28,6 +28,8 @@ import { UnsentBudget } from "./unsent_budget.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
 
 const log = getLogger(["herald", "ws"]);
+/** Read once: Deno's `WebSocket` global is a getter. */
+const { CONNECTING, OPEN } = WebSocket;
 const PONG = textFrame("pong");
 const BINARY_FRAME: FramedError = {
   code: "bad_frame",
@@ -266,7 +268,8 @@ class ClientSession {
   #identifyDeadline: Deadline<ClientSession> | undefined;
   #state: "identifying" | "verifying" | "live" | "ended" = "identifying";
   #released = false;
-  #opened = false;
+  /** Set once something waits for the socket to open: an `open` listener is then added. */
+  #awaitingOpen = false;
   #messages: TokenBucket | undefined;
   #firstMessageSeen = false;
   #dropTimer: ReturnType<typeof setTimeout> | undefined;
@@ -299,9 +302,9 @@ class ClientSession {
   start(urlToken: string | null): void {
     const socket = this.#socket;
     socket.binaryType = "arraybuffer";
-    // Listeners cost memory for the socket's whole life: `open` fires once, and an `error` event
-    // needs none (a close event always follows it and does the clean-up).
-    socket.addEventListener("open", () => this.#onOpen(), { once: true });
+    // Listeners cost memory and time for every socket: `open` is listened to only when something
+    // waits for it (see #whenOpen), and an `error` event needs none (a close event always
+    // follows it and does the clean-up).
     socket.onmessage = (event) => this.#onMessage(event);
     socket.onclose = (event) => {
       this.#end(event.code, "peer closed");
@@ -322,6 +325,7 @@ class ClientSession {
         this.#pendingClose = close;
         this.#pendingCloseDetail = detail;
       }
+      this.#whenOpen();
       return;
     }
     if (close !== CLOSE.goingAway) {
@@ -340,8 +344,22 @@ class ClientSession {
     this.#armDrop();
   }
 
+  /**
+   * Whether the handshake completed. A message cannot arrive before it does, so a socket that
+   * identifies by message never needs to wait for `open`.
+   */
+  get #opened(): boolean {
+    return this.#socket.readyState !== CONNECTING;
+  }
+
+  /** Runs #onOpen when the socket opens; Deno opens it after the upgrade response is sent. */
+  #whenOpen(): void {
+    if (this.#awaitingOpen) return;
+    this.#awaitingOpen = true;
+    this.#socket.addEventListener("open", () => this.#onOpen(), { once: true });
+  }
+
   #onOpen(): void {
-    this.#opened = true;
     if (this.#pendingClose !== undefined) this.close(this.#pendingClose, this.#pendingCloseDetail);
     else if (this.#identity !== undefined) this.#goLive(this.#identity);
   }
@@ -443,7 +461,7 @@ class ClientSession {
 
   /** Tells a framed client what was wrong with its identifying frame, then closes 4004. */
   #refuse(error: FramedError): void {
-    if (this.#opened && this.#socket.readyState === WebSocket.OPEN) {
+    if (this.#socket.readyState === OPEN) {
       this.#socket.send(errorFrame(error).text);
     }
     this.close(CLOSE.badIdentity, error.message);
@@ -501,6 +519,7 @@ class ClientSession {
     }
     this.#identity = result.identity;
     if (this.#opened) this.#goLive(result.identity);
+    else this.#whenOpen();
   }
 
   #goLive(identity: Identity): void {
