@@ -169,7 +169,9 @@ export class ControlServer {
     const session = new ControlSession({
       maxLineBytes: this.#options.maxLineBytes,
       answer: (line) => this.#answer(line),
-      authorize: this.#secretDigest === undefined ? undefined : (line) => this.#checkAuth(line),
+      checkSecret: this.#secretDigest === undefined
+        ? undefined
+        : (secret) => this.#checkSecret(secret),
     });
     let buffer = new Uint8Array(FIRST_READ_BUFFER_BYTES);
     // Slowloris: the first line, and every line once begun, must complete within the timeout.
@@ -293,16 +295,10 @@ export class ControlServer {
     return reply;
   }
 
-  #checkAuth(line: string): boolean {
-    let auth: unknown;
-    try {
-      auth = (JSON.parse(line) as { auth?: unknown } | null)?.auth;
-    } catch {
-      return false;
-    }
+  #checkSecret(secret: string): boolean {
     if (this.#secretDigest === undefined) return true; // A reload turned auth off meanwhile.
     // Digests have one length, so the comparison time says nothing about the secret.
-    return typeof auth === "string" && timingSafeEqual(sha256(auth), this.#secretDigest);
+    return timingSafeEqual(sha256(secret), this.#secretDigest);
   }
 }
 

@@ -14,8 +14,11 @@ export interface ControlSessionOptions {
   readonly maxLineBytes: number;
   /** The reply line (no newline) to one decoded, non-blank request line. Must not reject. */
   readonly answer: (line: string) => Awaitable<string>;
-  /** When set, the first line must satisfy it, or the session ends `unauthorized`. */
-  readonly authorize?: (line: string) => boolean;
+  /**
+   * When set, the first line must be `{"auth":"<secret>"}` with a secret this accepts, or the
+   * session ends `unauthorized`. It must compare in constant time.
+   */
+  readonly checkSecret?: (secret: string) => boolean;
 }
 
 /** Why a session ended on its own. */
@@ -57,7 +60,7 @@ export class ControlSession {
   constructor(options: ControlSessionOptions) {
     this.#options = options;
     this.#lines = new LineReader(options.maxLineBytes);
-    this.#authorized = options.authorize === undefined;
+    this.#authorized = options.checkSecret === undefined;
   }
 
   /** Bytes of an unfinished line held; at most `maxLineBytes + 1`. */
@@ -90,10 +93,11 @@ export class ControlSession {
         if (line.charCodeAt(0) === BYTE_ORDER_MARK) line = line.slice(1);
         if (line.trim() === "") continue;
         if (!this.#authorized) {
-          if (!this.#options.authorize!(line)) {
+          const refusal = this.#refusal(line);
+          if (refusal !== undefined) {
             this.#ended = "unauthorized";
             return {
-              replies: replies + formatError(isAuthLine(line) ? WRONG_SECRET : UNAUTHORIZED) + "\n",
+              replies: replies + formatError(refusal) + "\n",
               lines: consumed,
               end: "unauthorized",
             };
@@ -115,6 +119,18 @@ export class ControlSession {
       return { replies, lines: consumed, end: this.#ended };
     }
     return { replies, lines: consumed };
+  }
+
+  /** Why the first line does not authorize the session, or undefined when it does. */
+  #refusal(line: string): ControlError | undefined {
+    let secret: unknown;
+    try {
+      secret = (JSON.parse(line) as { auth?: unknown } | null)?.auth;
+    } catch {
+      return UNAUTHORIZED;
+    }
+    if (typeof secret !== "string") return UNAUTHORIZED;
+    return this.#options.checkSecret!(secret) ? undefined : WRONG_SECRET;
   }
 
   /**
@@ -140,14 +156,5 @@ export class ControlSession {
       }
       return lines;
     }
-  }
-}
-
-/** Whether a refused first line had the right shape, so the secret itself was what was wrong. */
-function isAuthLine(line: string): boolean {
-  try {
-    return typeof (JSON.parse(line) as { auth?: unknown } | null)?.auth === "string";
-  } catch {
-    return false;
   }
 }

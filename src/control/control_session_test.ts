@@ -28,7 +28,7 @@ class FakeConn implements Conn {
 }
 
 /** A session answering with the real parser and dispatch over a fresh hub with a, a, b. */
-function realSession(authorize?: (line: string) => boolean): ControlSession {
+function realSession(checkSecret?: (secret: string) => boolean): ControlSession {
   const hub = new Hub();
   for (const uid of ["a", "a", "b"]) hub.add(new FakeConn(uid));
   const context = {
@@ -38,7 +38,7 @@ function realSession(authorize?: (line: string) => boolean): ControlSession {
   };
   return new ControlSession({
     maxLineBytes: MAX_LINE,
-    authorize,
+    checkSecret,
     async answer(line) {
       const parsed = parseCommandLine(line);
       if (!parsed.ok) return formatError(parsed.error, parsed.id);
@@ -226,13 +226,13 @@ Deno.test("ControlSession ends a stream without newlines at the cap and ignores 
   });
 });
 
-Deno.test("ControlSession with authorize answers ok to a good first line, ends on a bad one", async () => {
-  const authorize = (line: string) => line === '{"auth":"s"}';
-  const good = await feed(realSession(authorize), [
+Deno.test("ControlSession with checkSecret answers ok to a good first line, ends on a bad one", async () => {
+  const checkSecret = (secret: string) => secret === "s";
+  const good = await feed(realSession(checkSecret), [
     encoder.encode('{"auth":"s"}\n{"cmd":"count"}\n'),
   ]);
   assert.equal(good.replies, 'ok\n{"result":{"connections":3,"uids":2}}\n');
-  const bad = await feed(realSession(authorize), [
+  const bad = await feed(realSession(checkSecret), [
     encoder.encode('{"cmd":"count"}\n{"cmd":"count"}\n'),
   ]);
   assert.match(bad.replies, /^error: unauthorized: [^\n]+\n$/);
@@ -240,13 +240,13 @@ Deno.test("ControlSession with authorize answers ok to a good first line, ends o
 });
 
 Deno.test("ControlSession tells a wrong secret apart from a first line that is not auth", async () => {
-  const authorize = (line: string) => line === '{"auth":"s"}';
-  const wrong = await feed(realSession(authorize), [encoder.encode('{"auth":"t"}\n')]);
+  const checkSecret = (secret: string) => secret === "s";
+  const wrong = await feed(realSession(checkSecret), [encoder.encode('{"auth":"t"}\n')]);
   assert.equal(
     wrong.replies,
     "error: unauthorized: Cannot accept requests: wrong control secret\n",
   );
-  const notAuth = await feed(realSession(authorize), [encoder.encode('{"cmd":"count"}\n')]);
+  const notAuth = await feed(realSession(checkSecret), [encoder.encode('{"cmd":"count"}\n')]);
   assert.equal(
     notAuth.replies,
     'error: unauthorized: Cannot accept requests: the first line must be {"auth":"<control secret>"}\n',
@@ -254,15 +254,15 @@ Deno.test("ControlSession tells a wrong secret apart from a first line that is n
 });
 
 Deno.test("ControlSession split property holds with authorization too", async () => {
-  const authorize = (line: string) => line.includes("secret");
+  const checkSecret = (secret: string) => secret === "secret";
   await fc.assert(
     fc.asyncProperty(stream, plan, fc.boolean(), async (bytes, chunking, authFirst) => {
       const prefix = authFirst ? encoder.encode('{"auth":"secret"}\n') : new Uint8Array();
       const all = new Uint8Array(prefix.length + bytes.length);
       all.set(prefix);
       all.set(bytes, prefix.length);
-      const whole = await feed(realSession(authorize), [all]);
-      const split = await feed(realSession(authorize), cut(all, chunking));
+      const whole = await feed(realSession(checkSecret), [all]);
+      const split = await feed(realSession(checkSecret), cut(all, chunking));
       assert.equal(split.replies, whole.replies);
       assert.equal(split.end, whole.end);
     }),
