@@ -269,3 +269,23 @@ test("ws-hostile: --max-unsent-total-bytes closes the slowest readers; a healthy
     for (const client of stalled) client[Symbol.dispose]();
   }
 });
+
+test("ws: sockets dropped without a close handshake are freed at once, not held by their idle timers", async () => {
+  // In a child process with a GC to call: Deno would hold each such socket, and Herald's session
+  // with it, until its idle timer fired (half of --idle-timeout) had Herald not cancelled it.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--v8-flags=--expose-gc",
+      "--allow-net=127.0.0.1",
+      "--allow-env",
+      "--allow-read",
+      new URL("./support/herald_retention.ts", import.meta.url).pathname,
+    ],
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const { held } = JSON.parse(stdout.split("\n").at(-1)!);
+  assert.equal(held, 0, `${held} of 20 dropped sockets were still held after a full GC`);
+});

@@ -23,7 +23,7 @@ import {
 import { LinkedList, type ListEntry } from "../linked_list.ts";
 import { KeyedRateLimiter, TokenBucket } from "../rate_limiter.ts";
 import { clientIp } from "./client_ip.ts";
-import { dropSocket } from "./drop_socket.ts";
+import { cancelIdleTimer, dropSocket } from "./socket_internals.ts";
 import { UnsentBudget } from "./unsent_budget.ts";
 import { closeSocket, type SendLimits, WsConn } from "./ws_conn.ts";
 
@@ -31,6 +31,10 @@ const log = getLogger(["herald", "ws"]);
 /** Read once: Deno's `WebSocket` global is a getter. */
 const { CONNECTING, OPEN } = WebSocket;
 const PONG = textFrame("pong");
+const DROP_UNSUPPORTED = "sockets whose peer never answers a close cannot be dropped: they " +
+  "stay counted against --max-connections and --max-connections-per-ip";
+const IDLE_TIMER_UNSUPPORTED = "the idle timer of a socket that ends without a close handshake " +
+  "cannot be cancelled: each such socket holds ~4 KB for half of --idle-timeout";
 const BINARY_FRAME: FramedError = {
   code: "bad_frame",
   message: "Cannot read a binary frame: herald.v1 frames are JSON text",
@@ -99,8 +103,8 @@ export class WsGateway {
   #nextConnId = 1;
   /** Set by closeAll: a handshake arriving while the port closes is refused. */
   #closing = false;
-  /** Whether this runtime refused `dropSocket` already; warned about once. */
-  #dropUnsupportedWarned = false;
+  /** What this runtime's internals refused already (see socket_internals.ts); each warned once. */
+  readonly #unsupportedWarned = new Set<string>();
 
   constructor(options: WsGatewayOptions) {
     this.#options = {
@@ -112,13 +116,13 @@ export class WsGateway {
         delayMs: options.authTimeoutSeconds * 1000,
         onExpire: (session: ClientSession) => session.close(CLOSE.identifyTimeout),
       }),
-      onDropUnsupported: () => {
-        if (this.#dropUnsupportedWarned) return;
-        this.#dropUnsupportedWarned = true;
-        log.warn(
-          "Cannot drop sockets whose peer never answers a close on this Deno version: " +
-            "they stay counted against --max-connections and --max-connections-per-ip",
-        );
+      onUnsupported: (consequence) => {
+        if (this.#unsupportedWarned.has(consequence)) return;
+        this.#unsupportedWarned.add(consequence);
+        log.warn("Deno {version} lacks an internal Herald relies on: {consequence}", {
+          version: Deno.version.deno,
+          consequence,
+        });
       },
     };
     this.#origins = new Set(options.allowedOrigins);
@@ -251,8 +255,8 @@ type SessionOptions = WsGatewayOptions & SendLimits & {
   readonly identifyDeadlines: DeadlineQueue<ClientSession>;
   /** Deno released a socket from client IP `ip`, and its file descriptor. */
   readonly onReleased: (ip: string) => void;
-  /** Called when `dropSocket` cannot work on this runtime. */
-  readonly onDropUnsupported: () => void;
+  /** Called when a function of socket_internals.ts cannot work on this runtime, with the cost. */
+  readonly onUnsupported: (consequence: string) => void;
 };
 
 /** One socket from upgrade to close: waits for its identity, then lives in the hub. */
@@ -307,6 +311,10 @@ class ClientSession {
     // follows it and does the clean-up).
     socket.onmessage = (event) => this.#onMessage(event);
     socket.onclose = (event) => {
+      // Deno cancels the socket's idle timer itself only after a close handshake.
+      if (!event.wasClean && !cancelIdleTimer(socket)) {
+        this.#options.onUnsupported(IDLE_TIMER_UNSUPPORTED);
+      }
       this.#end(event.code, "peer closed");
       this.#release();
     };
@@ -669,7 +677,7 @@ class ClientSession {
       log.debug("Socket #{id}: no close reply within --close-timeout; dropping it", {
         id: this.#id,
       });
-      if (!dropSocket(this.#socket)) this.#options.onDropUnsupported();
+      if (!dropSocket(this.#socket)) this.#options.onUnsupported(DROP_UNSUPPORTED);
     }, this.#options.closeTimeoutSeconds * 1000);
   }
 
