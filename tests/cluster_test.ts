@@ -633,6 +633,21 @@ test("cluster history: a framed client that loses its node reconnects to another
   assert.deepEqual(await second.next(), { type: "pong" });
 });
 
+test("cluster: a JSON value pushed on one node reaches a framed client on another as JSON, kept or not", async () => {
+  for (const historyArgs of [["--history-size", "0"], []]) {
+    await using topology = await Topology.start(2, true, historyArgs);
+    await using framed = await FramedClient.open(
+      `ws://127.0.0.1:${topology.nodes[1]!.wsPort}/`,
+      { type: "auth", uid: "typed" },
+    );
+    await topology.waitOnline("typed", 1);
+    assert.equal(await topology.request(0, { uid: "typed", data: { a: 1 } }), "ok");
+    assert.equal(await topology.request(0, { uid: "typed", data: "text" }), "ok");
+    const values = [(await framed.next()).data, (await framed.next()).data];
+    assert.deepEqual(values, [{ a: 1 }, "text"], `with ${historyArgs.join(" ") || "history"}`);
+  }
+});
+
 test("cluster history: a ttl push to an offline uid waits in Redis for its next connection on any node", async () => {
   await using topology = await Topology.start(2, true);
   assert.equal(await topology.request(0, { uid: "later", data: "nobody keeps this" }), "fail");

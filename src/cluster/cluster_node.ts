@@ -22,7 +22,7 @@ const encoder = new TextEncoder();
  * sender's node id, and for some a newline and a body.
  */
 export const MESSAGE = {
-  /** A publication; body: the payload. */
+  /** A publication no history keeps; body: the tagged payload (`Publication.tagged`). */
   publication: "p",
   /** A publication kept in history; body: its offset, a newline, the tagged payload. */
   appended: "o",
@@ -399,7 +399,7 @@ export class ClusterNode implements HubObserver {
     switch (kind) {
       case MESSAGE.publication:
         this.counters.received++;
-        this.#hub.deliver(channel, new Publication(body).at(streamOf(channel)));
+        this.#hub.deliver(channel, Publication.fromTagged(body).at(streamOf(channel)));
         return;
       case MESSAGE.appended: {
         this.counters.received++;

@@ -60,7 +60,7 @@ export class RedisBroker implements Broker {
     const node = this.#node;
     node.counters.published++;
     // Rejects at once while the link is down: nothing waits for a Redis that is gone.
-    const sent = node.send(channel, MESSAGE.publication, publication.payload);
+    const sent = node.send(channel, MESSAGE.publication, publication.tagged);
     if (local > 0) {
       // Delivered here already, so the reply does not wait for Redis; if the link is down,
       // the other nodes' connections miss this push (counted as publish_failed).

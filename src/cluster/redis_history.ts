@@ -121,7 +121,7 @@ if channel ~= '' then
   if offset > 0 then
     receivers = redis.call('PUBLISH', channel, 'o' .. node .. '\\n' .. offset .. '\\n' .. payload)
   else
-    receivers = redis.call('PUBLISH', channel, 'p' .. node .. '\\n' .. string.sub(payload, 2))
+    receivers = redis.call('PUBLISH', channel, 'p' .. node .. '\\n' .. payload)
   end
 end
 return {epoch, offset, receivers}`,
