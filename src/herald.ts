@@ -31,6 +31,8 @@ const log = getLogger(["herald"]);
 export interface HeraldDependencies {
   /** Defaults to the process-wide hub; tests pass their own. */
   readonly hub?: Hub;
+  /** A single node's history when history is on; defaults to one built from the config. */
+  readonly history?: MemoryHistory;
 }
 
 /** A running Herald. */
@@ -72,7 +74,7 @@ export async function startHerald(
   // A cluster keeps history in Redis, shared by its nodes; a single node in its own memory.
   const memoryHistory = config.historySize === 0 || cluster !== undefined
     ? undefined
-    : new MemoryHistory({
+    : dependencies.history ?? new MemoryHistory({
       maxEntries: config.historySize,
       ttlSeconds: config.historyTtlSeconds,
       maxBytes: config.historyMaxBytes,

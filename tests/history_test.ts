@@ -5,6 +5,8 @@ import { FramedClient, type Position, type ServerFrame } from "./support/framed_
 import { TestClient } from "./support/test_client.ts";
 import { startTestHerald, test } from "./support/test_herald.ts";
 import { eventually } from "./support/wait.ts";
+import { MemoryHistory } from "../src/history/memory_history.ts";
+import type { StreamPosition } from "../src/history/history_store.ts";
 
 test("herald.v1: negotiated, welcome names the streams, pushes arrive as msg frames", async () => {
   await using herald = await startTestHerald();
@@ -354,4 +356,22 @@ test("property: random interleavings of push, drop and resume never lose, duplic
     ),
     { numRuns: 60, endOnFailure: true },
   );
+});
+
+test("herald.v1: a group stream the store cannot subscribe after welcome is logged, not a crash", async () => {
+  /** A store that fails every group subscription, as Redis does while it is down. */
+  class GroupsDown extends MemoryHistory {
+    override subscribe(name: string): Promise<StreamPosition> {
+      return name.startsWith("group:")
+        ? Promise.reject(new Error("store down"))
+        : super.subscribe(name);
+    }
+  }
+  const history = new GroupsDown({ maxEntries: 10, ttlSeconds: 60, maxBytes: 1 << 20 });
+  await using herald = await startTestHerald({}, { history });
+  await using framed = await FramedClient.open(herald.wsUrl, { type: "auth", uid: "g" });
+  assert.equal(herald.hub.join("g", "late"), true); // After welcome: its subscription fails.
+  // An unhandled rejection would fail this test; the socket and the process go on.
+  framed.send({ type: "ping" });
+  assert.deepEqual(await framed.next(), { type: "pong" });
 });

@@ -287,7 +287,7 @@ class ClientSession {
   /** A framed socket's identifying frame, kept until it goes live. */
   #request: (ClientFrame & { type: "auth" | "resume" }) | undefined;
   /** A framed socket's streams, subscribed in the history while it lives. */
-  #streams: Map<string, Promise<StreamPosition | null>> | undefined;
+  #streams: Set<string> | undefined;
 
   constructor(
     socket: WebSocket,
@@ -586,11 +586,21 @@ class ClientSession {
     const history = this.#options.history;
     const request = this.#request!;
     this.#request = undefined;
-    const streams = new Map<string, Promise<StreamPosition | null>>();
+    const streams = new Set<string>();
     this.#streams = streams;
+    /** Until `welcome`, the position of each stream subscribed, for that frame; then undefined. */
+    let welcoming: Map<string, Promise<StreamPosition | null>> | undefined = new Map();
     const subscribe = (name: string) => {
       if (this.#state === "ended" || streams.has(name)) return;
-      streams.set(name, history?.subscribe(name) ?? Promise.resolve(null));
+      streams.add(name);
+      const position = history?.subscribe(name) ?? Promise.resolve(null);
+      // Awaited below until `welcome`; a later one (a group joined since) is only logged, so
+      // a store that fails (Redis down) never leaves an unhandled rejection.
+      position.catch((error) => {
+        if (welcoming !== undefined) return;
+        log.warn("Cannot subscribe socket #{id} to {name}: {error}", { id: this.#id, name, error });
+      });
+      welcoming?.set(name, position);
     };
     conn.joined = (group) => subscribe(`group:${group}`);
     conn.left = (group) => {
@@ -603,7 +613,9 @@ class ClientSession {
     conn.hold();
     this.#register(conn, identity.groups);
     const positions = new Map<string, StreamPosition | null>();
-    for (const [name, position] of streams) positions.set(name, await position);
+    // A Map's iteration also visits what is added meanwhile: groups joined before `welcome`.
+    for (const [name, position] of welcoming) positions.set(name, await position);
+    welcoming = undefined;
     if (this.#ended) return;
     conn.write(welcomeFrame(identity.uid, this.#id, positions));
     /** Per stream, the last offset sent: held pushes up to it are not sent again. */

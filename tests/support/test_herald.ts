@@ -4,7 +4,7 @@
  * @module
  */
 import { type Config, loadConfig } from "../../src/config.ts";
-import { type Herald, startHerald } from "../../src/herald.ts";
+import { type Herald, type HeraldDependencies, startHerald } from "../../src/herald.ts";
 import { Hub } from "../../src/hub.ts";
 
 /** A test that runs with the op and resource sanitizers on. */
@@ -22,8 +22,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 /** Starts a Herald with its own hub; `await using` shuts it down. */
 export async function startTestHerald(
   overrides: Partial<Config> = {},
+  dependencies: HeraldDependencies = {},
 ): Promise<Herald & AsyncDisposable & { wsUrl: string }> {
-  const herald = await startHerald(testConfig(overrides), { hub: new Hub() });
+  const herald = await startHerald(testConfig(overrides), { hub: new Hub(), ...dependencies });
   return {
     ...herald,
     wsUrl: `ws://127.0.0.1:${herald.wsAddr.port}/`,
