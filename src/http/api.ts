@@ -5,11 +5,11 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { Awaitable } from "../awaitable.ts";
 import { parseCommand } from "../command.ts";
 import { errorReply, type JsonReply, outcomeReply } from "../control/reply.ts";
 import { dispatch, type DispatchContext } from "../dispatch.ts";
-import type { ControlError } from "../errors.ts";
-import type { ApiKeys } from "./api_keys.ts";
+import { type ApiKeys, jsonError, notConfigured, unauthorized } from "./api_keys.ts";
 import type { Handler } from "./router.ts";
 
 const log = getLogger(["herald", "api"]);
@@ -32,11 +32,9 @@ export interface ApiOptions {
  */
 export function apiHandler(options: ApiOptions): Handler {
   return async (request) => {
-    if (!options.keys.enabled) {
-      return refuse(404, "not_found", "Cannot serve /api: no --api-key is configured");
-    }
+    if (!options.keys.enabled) return notConfigured("/api");
     if (request.method !== "POST") {
-      return refuse(
+      return jsonError(
         405,
         "method_not_allowed",
         `Cannot run ${request.method} /api: send commands with POST`,
@@ -44,16 +42,11 @@ export function apiHandler(options: ApiOptions): Handler {
       );
     }
     if (!options.keys.verify(request.headers.get("authorization"))) {
-      return refuse(
-        401,
-        "unauthorized",
-        "Cannot run commands: send a key of --api-key as Authorization: Bearer <key>",
-        { "www-authenticate": 'Bearer realm="herald"' },
-      );
+      return unauthorized("run commands");
     }
     const contentType = request.headers.get("content-type");
     if (!isJson(contentType)) {
-      return refuse(
+      return jsonError(
         415,
         "bad_content_type",
         `Cannot run the body: Content-Type must be application/json: current value is ${
@@ -63,29 +56,33 @@ export function apiHandler(options: ApiOptions): Handler {
     }
     const body = await readBody(request, options.maxBodyBytes);
     if (body.kind === "too_large") {
-      return refuse(
+      return jsonError(
         413,
         "body_too_large",
         `Cannot run the body: over --max-api-body-bytes (${options.maxBodyBytes} bytes)`,
       );
     }
     if (body.kind === "not_utf8") {
-      return refuse(400, "bad_encoding", "Cannot read the body: not UTF-8");
+      return jsonError(400, "bad_encoding", "Cannot read the body: not UTF-8");
     }
     if (body.kind !== "text") {
-      return refuse(400, "bad_json", "Cannot read the body: the request ended early");
+      return jsonError(400, "bad_json", "Cannot read the body: the request ended early");
     }
     let value: unknown;
     try {
       value = JSON.parse(body.text);
     } catch (error) {
-      return refuse(400, "bad_json", `Cannot parse JSON: ${(error as SyntaxError).message}`);
+      return jsonError(400, "bad_json", `Cannot parse JSON: ${(error as SyntaxError).message}`);
     }
     let replies: JsonReply | JsonReply[];
     if (Array.isArray(value)) {
       replies = [];
-      // In order, each awaited: a batch's commands see each other's effects, as on one line.
-      for (const item of value) replies.push(await run(item, options.context));
+      // In order, each done before the next: a batch's commands see each other's effects, as
+      // on one line. A push the local broker answers at once is not awaited (no promise each).
+      for (const item of value) {
+        const reply = run(item, options.context);
+        replies.push(reply instanceof Promise ? await reply : reply);
+      }
     } else {
       replies = await run(value, options.context);
     }
@@ -93,13 +90,17 @@ export function apiHandler(options: ApiOptions): Handler {
   };
 }
 
-async function run(value: unknown, context: DispatchContext): Promise<JsonReply> {
+function run(value: unknown, context: DispatchContext): Awaitable<JsonReply> {
   const parsed = parseCommand(value);
   if (!parsed.ok) {
     log.warn("Refused API command: {code}: {message}", { ...parsed.error });
     return errorReply(parsed.error, parsed.id);
   }
-  return outcomeReply(parsed.command, await dispatch(parsed.command, context));
+  const { command } = parsed;
+  const outcome = dispatch(command, context);
+  return outcome instanceof Promise
+    ? outcome.then((done) => outcomeReply(command, done))
+    : outcomeReply(command, outcome);
 }
 
 /** `application/json`, with parameters (charset) or not, any case. */
@@ -176,13 +177,4 @@ async function readStream(
     offset += chunk.length;
   }
   return bytes;
-}
-
-function refuse(
-  status: number,
-  code: ControlError["code"],
-  message: string,
-  headers: Record<string, string> = {},
-): Response {
-  return Response.json({ error: { code, message } }, { status, headers });
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { ControlError } from "../errors.ts";
 
 /** The configured API keys, as digests; replaced whole on reload. */
 export class ApiKeys {
@@ -40,4 +41,29 @@ export class ApiKeys {
 
 function sha256(text: string): Uint8Array {
   return createHash("sha256").update(text).digest();
+}
+
+/** The JSON error a key-guarded route answers with: `{"error":{"code":…,"message":…}}`. */
+export function jsonError(
+  status: number,
+  code: ControlError["code"],
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return Response.json({ error: { code, message } }, { status, headers });
+}
+
+/** 404 for `path` while no --api-key is configured. */
+export function notConfigured(path: string): Response {
+  return jsonError(404, "not_found", `Cannot serve ${path}: no --api-key is configured`);
+}
+
+/** 401 for a request to `action` without a valid key. */
+export function unauthorized(action: string): Response {
+  return jsonError(
+    401,
+    "unauthorized",
+    `Cannot ${action}: send a key of --api-key as Authorization: Bearer <key>`,
+    { "www-authenticate": 'Bearer realm="herald"' },
+  );
 }
