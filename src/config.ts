@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { redactRedisUrl, redisUrlProblem } from "./cluster/redis_url.ts";
 import { readErrorReason } from "./read_error.ts";
 import { secretRefusal, type SecretUse, secretWeakness } from "./secret_policy.ts";
+import { webhookUrlProblem } from "./webhook/webhook_url.ts";
 
 /** How log records are written. */
 export type LogFormat = "text" | "json";
@@ -480,7 +481,10 @@ export function loadConfig(
   for (const value of apiKeys.values) checkSecret("api", value, apiKeys.source);
   if (apiKeys.values.length > 0) warnIfFlag("apiKeys", apiKeys.source);
   const webhookUrl = text("webhookUrl") || undefined;
-  if (webhookUrl !== undefined) checkWebhookUrl(webhookUrl, raw("webhookUrl").source, prefix);
+  const webhookUrlRefusal = webhookUrl === undefined ? undefined : webhookUrlProblem(webhookUrl);
+  if (webhookUrlRefusal !== undefined) {
+    throw new RangeError(`${prefix} ${raw("webhookUrl").source} ${webhookUrlRefusal}`);
+  }
   const webhookSecret = text("webhookSecret");
   if (webhookSecret !== undefined) {
     checkSecret("webhook", webhookSecret, raw("webhookSecret").source);
@@ -576,26 +580,6 @@ const WITHOUT_SECRET_FILE: ReadonlySet<keyof Config> = new Set<keyof Config>([
 ]);
 
 /** Throws unless `url` is an http(s) URL without credentials, as the webhook sender needs. */
-function checkWebhookUrl(url: string, source: string, prefix: string): void {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || (parsed.protocol !== "http:" && parsed.protocol !== "https:")) {
-    throw new RangeError(
-      `${prefix} ${source} must be an http:// or https:// URL: current value is ${url}`,
-    );
-  }
-  if (parsed.username !== "" || parsed.password !== "") {
-    // Not quoted: the password is a secret.
-    throw new RangeError(
-      `${prefix} ${source} must not carry a user or password: the signature proves the ` +
-        "request comes from Herald",
-    );
-  }
-}
 
 const NODE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const REDIS_PREFIX = /^[\x21-\x7e]{1,64}$/;

@@ -7,6 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Clock } from "../rate_limiter.ts";
 import { signWebhook, WEBHOOK_SIGNATURE_HEADER } from "./signature.ts";
+import { webhookUrlProblem } from "./webhook_url.ts";
 
 const log = getLogger(["herald", "webhook"]);
 
@@ -114,25 +115,9 @@ export class WebhookSender implements WebhookStats {
   #failedRequests = 0;
 
   constructor(options: WebhookSenderOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      url = new URL("invalid:");
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new TypeError(
-        `Cannot create WebhookSender: url must be an http or https URL: current value is ` +
-          `"${options.url}"`,
-      );
-    }
-    if (url.username !== "" || url.password !== "") {
-      // fetch refuses such URLs; every request would fail.
-      throw new TypeError(
-        "Cannot create WebhookSender: url must not carry a user or password: the signature " +
-          "already proves the request comes from Herald",
-      );
-    }
+    const problem = webhookUrlProblem(options.url);
+    if (problem !== undefined) throw new TypeError(`Cannot create WebhookSender: url ${problem}`);
+    const url = new URL(options.url);
     if (options.secret === "") {
       throw new RangeError("Cannot create WebhookSender: secret must not be empty");
     }
