@@ -9,31 +9,28 @@
  */
 import { createHash } from "node:crypto";
 import { Publication } from "../publication.ts";
-import type {
-  AppendOptions,
-  HistoryEntry,
-  HistoryStore,
-  Recovery,
-  StreamPosition,
+import {
+  type AppendOptions,
+  checkHistoryLimits,
+  epochSource,
+  type HistoryEntry,
+  type HistoryLimits,
+  type HistoryStore,
+  type Recovery,
+  type StreamPosition,
 } from "../history/history_store.ts";
 import type { RedisLink } from "./redis_link.ts";
 import type { RedisNames } from "./redis_scripts.ts";
 
 /** Bytes one kept message counts for beyond its payload (its id and fields in the stream). */
-export const REDIS_ENTRY_OVERHEAD_BYTES = 64;
+const REDIS_ENTRY_OVERHEAD_BYTES = 64;
 
-/** Options of {@linkcode RedisHistory}. */
-export interface RedisHistoryOptions {
+/** Options of {@linkcode RedisHistory}; `maxBytes` bounds each stream. */
+export interface RedisHistoryOptions extends HistoryLimits {
   readonly link: RedisLink;
   readonly names: RedisNames;
   /** This node's id: the sender of the publications it appends and publishes. */
   readonly nodeId: string;
-  /** Messages kept per stream (--history-size); at least 1. */
-  readonly maxEntries: number;
-  /** Seconds a message is kept, and a stream nobody subscribes to any more (--history-ttl). */
-  readonly ttlSeconds: number;
-  /** Bytes one stream's messages may hold, payload and overhead (--history-max-bytes). */
-  readonly maxBytes: number;
 }
 
 /** What {@linkcode RedisHistory.appendAndPublish} did. */
@@ -191,19 +188,10 @@ export class RedisHistory implements HistoryStore {
   /** Streams that may be kept in Redis, until when (ms, this node's clock). */
   readonly #keptUntil = new Map<string, number>();
   readonly #refresh: ReturnType<typeof setInterval>;
-  readonly #epochPrefix = crypto.randomUUID().slice(0, 8);
-  #nextEpoch = 0;
+  readonly #newEpoch = epochSource();
 
   constructor(options: RedisHistoryOptions) {
-    for (const key of ["maxEntries", "ttlSeconds", "maxBytes"] as const) {
-      if (!(Number.isInteger(options[key]) && options[key] >= 1)) {
-        throw new RangeError(
-          `Cannot create RedisHistory: ${key} must be an integer >= 1: current value is ${
-            options[key]
-          }`,
-        );
-      }
-    }
+    checkHistoryLimits("RedisHistory", options);
     this.#link = options.link;
     this.#names = options.names;
     this.#nodeId = options.nodeId;
@@ -222,13 +210,6 @@ export class RedisHistory implements HistoryStore {
     // subscriber's stream never expires while a dead node's expires within the ttl.
     this.#refresh = setInterval(() => this.#touchSubscribed(), Math.max(100, this.#ttlMs / 3));
     Deno.unrefTimer(this.#refresh);
-  }
-
-  /** Framed subscribers on this node, over all streams. */
-  get localSubscriptions(): number {
-    let total = 0;
-    for (const count of this.#local.values()) total += count;
-    return total;
   }
 
   /**
@@ -362,10 +343,6 @@ export class RedisHistory implements HistoryStore {
 
   #keep(stream: string, until: number): void {
     if ((this.#keptUntil.get(stream) ?? 0) < until) this.#keptUntil.set(stream, until);
-  }
-
-  #newEpoch(): string {
-    return `${this.#epochPrefix}${(++this.#nextEpoch).toString(36)}`;
   }
 
   #touchSubscribed(): void {

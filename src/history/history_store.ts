@@ -66,3 +66,31 @@ export interface HistoryStore {
    */
   takeMailbox(stream: string): Awaitable<readonly HistoryEntry[]>;
 }
+
+/** The bounds every store takes from --history-size, --history-ttl and --history-max-bytes. */
+export interface HistoryLimits {
+  /** Messages kept per stream (--history-size); at least 1. */
+  readonly maxEntries: number;
+  /** Seconds a message is kept, and a stream nobody subscribes to any more (--history-ttl). */
+  readonly ttlSeconds: number;
+  /** Bytes of kept messages, payload and overhead (--history-max-bytes); the store says over what. */
+  readonly maxBytes: number;
+}
+
+/** Throws unless every limit is an integer >= 1; `store` names the class being created. */
+export function checkHistoryLimits(store: string, limits: HistoryLimits): void {
+  for (const key of ["maxEntries", "ttlSeconds", "maxBytes"] as const) {
+    if (!(Number.isInteger(limits[key]) && limits[key] >= 1)) {
+      throw new RangeError(
+        `Cannot create ${store}: ${key} must be an integer >= 1: current value is ${limits[key]}`,
+      );
+    }
+  }
+}
+
+/** Makes stream epochs unique to one store: a random prefix and a counter. */
+export function epochSource(): () => string {
+  const prefix = crypto.randomUUID().slice(0, 8);
+  let next = 0;
+  return () => `${prefix}${(++next).toString(36)}`;
+}

@@ -5,12 +5,15 @@
  */
 import type { Clock } from "../rate_limiter.ts";
 import type { Publication } from "../publication.ts";
-import type {
-  AppendOptions,
-  HistoryEntry,
-  HistoryStore,
-  Recovery,
-  StreamPosition,
+import {
+  type AppendOptions,
+  checkHistoryLimits,
+  epochSource,
+  type HistoryEntry,
+  type HistoryLimits,
+  type HistoryStore,
+  type Recovery,
+  type StreamPosition,
 } from "./history_store.ts";
 
 /**
@@ -20,13 +23,7 @@ import type {
 export const ENTRY_OVERHEAD_BYTES = 64;
 
 /** Options of {@linkcode MemoryHistory}. */
-export interface MemoryHistoryOptions {
-  /** Messages kept per stream (--history-size); at least 1. */
-  readonly maxEntries: number;
-  /** Seconds a message is kept, and a stream nobody subscribes to any more (--history-ttl). */
-  readonly ttlSeconds: number;
-  /** Bytes all kept messages may hold together, payload and overhead (--history-max-bytes). */
-  readonly maxBytes: number;
+export interface MemoryHistoryOptions extends HistoryLimits {
   /** @default Date.now */
   readonly clock?: Clock;
   /** Makes a new stream's epoch. @default a random prefix of this store and a counter */
@@ -78,26 +75,12 @@ export class MemoryHistory implements HistoryStore {
   #bytes = 0;
 
   constructor(options: MemoryHistoryOptions) {
-    for (const key of ["maxEntries", "ttlSeconds", "maxBytes"] as const) {
-      if (!(Number.isInteger(options[key]) && options[key] >= 1)) {
-        throw new RangeError(
-          `Cannot create MemoryHistory: ${key} must be an integer >= 1: current value is ${
-            options[key]
-          }`,
-        );
-      }
-    }
+    checkHistoryLimits("MemoryHistory", options);
     this.#maxEntries = options.maxEntries;
     this.#ttlMs = options.ttlSeconds * 1000;
     this.#maxBytes = options.maxBytes;
     this.#clock = options.clock ?? Date.now;
-    if (options.newEpoch !== undefined) {
-      this.#newEpoch = options.newEpoch;
-    } else {
-      const prefix = crypto.randomUUID().slice(0, 8);
-      let next = 0;
-      this.#newEpoch = () => `${prefix}${(++next).toString(36)}`;
-    }
+    this.#newEpoch = options.newEpoch ?? epochSource();
   }
 
   /** Streams held. */
