@@ -12,7 +12,7 @@ import { CLOSE, UnavailableError } from "../errors.ts";
 import type { Conn, Hub, HubObserver } from "../hub.ts";
 import { Publication } from "../publication.ts";
 import type { RedisLink } from "./redis_link.ts";
-import { buildScripts, type RedisNames, type Script, type ScriptName } from "./redis_scripts.ts";
+import { presenceScripts, type RedisNames, type ScriptName } from "./redis_scripts.ts";
 
 const log = getLogger(["herald", "cluster"]);
 const encoder = new TextEncoder();
@@ -105,7 +105,7 @@ export class ClusterNode implements HubObserver {
   readonly #hub: Hub;
   readonly #ttlMs: number;
   readonly #beatMs: number;
-  readonly #scripts = buildScripts();
+  readonly #scripts = presenceScripts();
   readonly #peers: Peers = { user: new Map(), group: new Map(), all: new Set() };
   /** Local member count of each group this node holds. */
   readonly #groupMembers = new Map<string, number>();
@@ -241,14 +241,11 @@ export class ClusterNode implements HubObserver {
 
   /** Runs one of the presence scripts with this node's prefix and id. */
   async script<T>(name: ScriptName, ...args: string[]): Promise<T> {
-    const script: Script = this.#scripts[name];
-    const argv = ["0", this.names.prefix, this.nodeId, ...args];
-    try {
-      return await this.link.send<T>(["EVALSHA", script.sha, ...argv]);
-    } catch (error) {
-      if (!(error as Error).message.includes("NOSCRIPT")) throw error;
-      return await this.link.send<T>(["EVAL", script.body, ...argv]);
-    }
+    return await this.link.evalScript<T>(this.#scripts[name], [], [
+      this.names.prefix,
+      this.nodeId,
+      ...args,
+    ]);
   }
 
   /** The link is up (again): load scripts, rebuild presence and subscriptions, say hello. */

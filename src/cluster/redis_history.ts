@@ -7,7 +7,6 @@
  * disappears from Redis by itself once its messages expired.
  * @module
  */
-import { createHash } from "node:crypto";
 import { Publication } from "../publication.ts";
 import {
   type AppendOptions,
@@ -20,7 +19,7 @@ import {
   type StreamPosition,
 } from "../history/history_store.ts";
 import type { RedisLink } from "./redis_link.ts";
-import type { RedisNames } from "./redis_scripts.ts";
+import { buildScripts, type RedisNames } from "./redis_scripts.ts";
 
 /** Bytes one kept message counts for beyond its payload (its id and fields in the stream). */
 const REDIS_ENTRY_OVERHEAD_BYTES = 64;
@@ -182,7 +181,7 @@ export class RedisHistory implements HistoryStore {
   readonly #maxEntries: number;
   readonly #ttlMs: number;
   readonly #maxBytes: number;
-  readonly #scripts: Record<HistoryScript, { body: string; sha: string }>;
+  readonly #scripts = buildScripts(LIBRARY, SCRIPTS);
   /** Framed subscribers of each stream on this node. */
   readonly #local = new Map<string, number>();
   /** Streams that may be kept in Redis, until when (ms, this node's clock). */
@@ -198,14 +197,6 @@ export class RedisHistory implements HistoryStore {
     this.#maxEntries = options.maxEntries;
     this.#ttlMs = options.ttlSeconds * 1000;
     this.#maxBytes = options.maxBytes;
-    this.#scripts = {} as Record<HistoryScript, { body: string; sha: string }>;
-    for (const [name, body] of Object.entries(SCRIPTS)) {
-      const full = LIBRARY + body;
-      this.#scripts[name as HistoryScript] = {
-        body: full,
-        sha: createHash("sha1").update(full).digest("hex"),
-      };
-    }
     // Subscribed streams are extended a third of the ttl ahead of their expiry, so a live
     // subscriber's stream never expires while a dead node's expires within the ttl.
     this.#refresh = setInterval(() => this.#touchSubscribed(), Math.max(100, this.#ttlMs / 3));
@@ -358,14 +349,7 @@ export class RedisHistory implements HistoryStore {
   }
 
   async #run<T>(name: HistoryScript, keys: readonly string[], args: readonly string[]): Promise<T> {
-    const script = this.#scripts[name];
-    const rest = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.#link.send<T>(["EVALSHA", script.sha, ...rest]);
-    } catch (error) {
-      if (!(error as Error).message.includes("NOSCRIPT")) throw error;
-      return await this.#link.send<T>(["EVAL", script.body, ...rest]);
-    }
+    return await this.#link.evalScript<T>(this.#scripts[name], keys, args);
   }
 }
 

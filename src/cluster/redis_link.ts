@@ -8,6 +8,7 @@
 import { createClient } from "@redis/client";
 import { DeadlineQueue } from "../deadline_queue.ts";
 import { UnavailableError } from "../errors.ts";
+import type { Script } from "./redis_scripts.ts";
 
 /** Options of {@linkcode RedisLink}. */
 export interface RedisLinkOptions {
@@ -133,6 +134,21 @@ export class RedisLink {
       },
     );
     return promise;
+  }
+
+  /** Runs `script` by its SHA1, and by its body when Redis does not know it (yet, or any more). */
+  async evalScript<T>(
+    script: Script,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<T> {
+    const rest = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.send<T>(["EVALSHA", script.sha, ...rest]);
+    } catch (error) {
+      if (!(error as Error).message.includes("NOSCRIPT")) throw error;
+      return await this.send<T>(["EVAL", script.body, ...rest]);
+    }
   }
 
   /** PUBLISH: resolves with how many subscribers (nodes) received the message. */

@@ -70,11 +70,6 @@ export class RedisNames {
   historyEntries(stream: string): string {
     return `${this.prefix}h:${stream}`;
   }
-
-  /** HASH of one node's figures, expiring with its heartbeat. */
-  nodeKey(node: string): string {
-    return `${this.prefix}node:${node}`;
-  }
 }
 
 /** Lua shared by the scripts: one node's share of presence, added and removed. */
@@ -178,15 +173,20 @@ export interface Script {
   readonly sha: string;
 }
 
-/** Every script with its SHA1, built once per cluster. */
-export function buildScripts(): Record<ScriptName, Script> {
-  const scripts = {} as Record<ScriptName, Script>;
-  for (const [name, body] of Object.entries(SCRIPTS)) {
-    const full = LIBRARY + body;
-    scripts[name as ScriptName] = {
-      body: full,
-      sha: createHash("sha1").update(full).digest("hex"),
-    };
+/** Every presence script with its SHA1, built once per cluster. */
+export function presenceScripts(): Record<ScriptName, Script> {
+  return buildScripts(LIBRARY, SCRIPTS);
+}
+
+/** Scripts ready to run: each `library` followed by its body, with the SHA1 of the whole. */
+export function buildScripts<N extends string>(
+  library: string,
+  bodies: Record<N, string>,
+): Record<N, Script> {
+  const scripts = {} as Record<N, Script>;
+  for (const [name, body] of Object.entries<string>(bodies)) {
+    const full = library + body;
+    scripts[name as N] = { body: full, sha: createHash("sha1").update(full).digest("hex") };
   }
   return scripts;
 }
