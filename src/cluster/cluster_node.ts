@@ -7,7 +7,10 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { type Channel, channelName as streamOf } from "../channel.ts";
-import { parseCommandLine } from "../command.ts";
+import { LocalBroker } from "../broker.ts";
+import { type Command, parseCommandLine } from "../command.ts";
+import { dispatch, type DispatchContext } from "../dispatch.ts";
+import { LocalPresence } from "../presence.ts";
 import { CLOSE, UnavailableError } from "../errors.ts";
 import type { Conn, Hub, HubObserver } from "../hub.ts";
 import { Publication } from "../publication.ts";
@@ -16,6 +19,16 @@ import { presenceScripts, type RedisNames, type ScriptName } from "./redis_scrip
 
 const log = getLogger(["herald", "cluster"]);
 const encoder = new TextEncoder();
+
+/** What `<prefix>cmd` may run: pushes, memberships and kicks; a query's answer would reach nobody. */
+const INGRESS_COMMANDS: ReadonlySet<Command["cmd"]> = new Set([
+  "send",
+  "publish",
+  "broadcast",
+  "join",
+  "leave",
+  "kick",
+]);
 
 /**
  * What nodes say to each other on a uid's, group's or the broadcast channel: one letter, the
@@ -139,9 +152,16 @@ export class ClusterNode implements HubObserver {
     this.#timeoutMs = options.timeoutMs;
     this.#maxLineBytes = options.maxLineBytes;
     this.#ownChannel = options.names.nodeChannel(options.nodeId);
+    this.#ingressContext = {
+      broker: new LocalBroker(options.hub),
+      presence: new LocalPresence(options.hub),
+      serverStats: () => ({}),
+    };
   }
   readonly #timeoutMs: number;
   readonly #maxLineBytes: number;
+  /** Commands from `<prefix>cmd` run on this node's hub alone. */
+  readonly #ingressContext: DispatchContext;
   /** This node's own channel: acknowledgements addressed to it. */
   readonly #ownChannel: string;
 
@@ -506,39 +526,16 @@ export class ClusterNode implements HubObserver {
       log.warn("Cluster: refused ingress message: {code}: {message}", { ...parsed.error });
       return;
     }
-    const hub = this.#hub;
     const { command } = parsed;
-    switch (command.cmd) {
-      case "send":
-        for (const uid of new Set(command.uids)) {
-          hub.deliver({ kind: "user", uid }, command.publication.at(`user:${uid}`));
-        }
-        break;
-      case "publish":
-        hub.deliver(
-          { kind: "group", group: command.group },
-          command.publication.at(`group:${command.group}`),
-        );
-        break;
-      case "broadcast":
-        hub.deliver({ kind: "all" }, command.publication.at("all"));
-        break;
-      case "join":
-        hub.join(command.uid, command.group);
-        break;
-      case "leave":
-        hub.leave(command.uid, command.group);
-        break;
-      case "kick":
-        hub.kick(command.uid, CLOSE.kicked);
-        break;
-      default:
-        this.counters.ingressRefused++;
-        log.warn("Cluster: refused ingress {cmd}: a query's answer would reach nobody", {
-          cmd: command.cmd,
-        });
-        return;
+    if (!INGRESS_COMMANDS.has(command.cmd)) {
+      this.counters.ingressRefused++;
+      log.warn("Cluster: refused ingress {cmd}: a query's answer would reach nobody", {
+        cmd: command.cmd,
+      });
+      return;
     }
+    // Every node runs it on its own hub: nothing to append to history, no other node to ask.
+    dispatch(command, this.#ingressContext);
     this.counters.ingress++;
   }
 
