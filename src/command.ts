@@ -53,7 +53,7 @@ export const QUERY_COMMANDS: ReadonlySet<Command["cmd"]> = new Set([
 const ADDRESSING_FIELDS = new Set(["cmd", "id", "uid", "uids", "group", "ttl"]);
 
 /** The longest offline `ttl` a push may ask for, in seconds (30 days). */
-export const MAX_TTL_SECONDS = 2_592_000;
+const MAX_TTL_SECONDS = 2_592_000;
 
 /** Parses one request line (already decoded, newline stripped). */
 export function parseCommandLine(line: string): ParseResult {

@@ -21,7 +21,6 @@ export type ControlErrorCode =
   | "body_too_large"
   | "bad_content_type"
   // A cluster request that Redis could not carry in time.
-
   | "unavailable";
 
 /** An error a control client sees, with a stable code. */

@@ -12,16 +12,16 @@
 export type SecretUse = "token" | "control" | "api" | "webhook";
 
 /** RFC 7518 §3.2: an HS256 key must be at least 256 bits long. */
-export const MIN_TOKEN_SECRET_BYTES = 32;
+const MIN_TOKEN_SECRET_BYTES = 32;
 
 /** The control secret is only compared, never a key; 16 characters keep guessing out of reach. */
-export const MIN_CONTROL_SECRET_CHARS = 16;
+const MIN_CONTROL_SECRET_CHARS = 16;
 
 /**
  * Every placeholder secret our examples and docs ship, current and past (an operator who
  * installed an older release still has its placeholders in /etc/herald/herald.json).
  */
-export const PLACEHOLDER_SECRETS: ReadonlySet<string> = new Set([
+const PLACEHOLDER_SECRETS: ReadonlySet<string> = new Set([
   "replace-with-at-least-16-random-characters",
   "replace-with-another-long-random-string",
   "replace-with-the-output-of-openssl-rand-base64-48",

@@ -132,14 +132,9 @@ export class MemoryHistory implements HistoryStore {
   }
 
   subscribe(name: string): Promise<StreamPosition> {
-    return Promise.resolve(this.subscribeNow(name));
-  }
-
-  /** {@linkcode subscribe} without the promise. */
-  subscribeNow(name: string): StreamPosition {
     const stream = this.#streams.get(name) ?? this.#create(name, this.#clock());
     if (stream.subscribers++ === 0) this.#idle.delete(stream);
-    return { epoch: stream.epoch, offset: stream.offset };
+    return Promise.resolve({ epoch: stream.epoch, offset: stream.offset });
   }
 
   unsubscribe(name: string): void {

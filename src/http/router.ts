@@ -70,10 +70,7 @@ export class Router {
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
   if (start === -1) return "/";
-  let end = url.length;
-  for (const stop of ["?", "#"]) {
-    const at = url.indexOf(stop, start);
-    if (at !== -1 && at < end) end = at;
-  }
-  return url.slice(start, end);
+  // A request URL has no fragment: the path ends at the query, if any.
+  const query = url.indexOf("?", start);
+  return url.slice(start, query === -1 ? undefined : query);
 }

@@ -15,8 +15,7 @@ import {
 
 import type { PushCmd } from "../dispatch.ts";
 
-export type { PushCmd };
-/** What a push's reply said: `ok` when it reached at least one connection, else `fail`. */
+/** What a push's reply said: `ok` when it reached a connection, `queued` when history kept it for one, else `fail`. */
 export type PushOutcome = "ok" | "queued" | "fail";
 
 /** Where the gauges read their values; each is called on every render. */

@@ -116,7 +116,7 @@ function fail(code: FramedErrorCode, message: string): { ok: false; error: Frame
 }
 
 /** Positions of a connection's streams; null for each when no history is kept. */
-export type StreamPositions = ReadonlyMap<string, StreamPosition | null>;
+type StreamPositions = ReadonlyMap<string, StreamPosition | null>;
 
 /** `welcome`: who the connection is and where each of its streams stands. */
 export function welcomeFrame(uid: string, conn: number, streams: StreamPositions): Frame {
