@@ -32,24 +32,23 @@ export interface Frame {
 export class Publication {
   /** The payload as clients see it: a pushed JSON string verbatim, anything else as JSON text. */
   readonly payload: string;
-  /** The payload as a JSON value's text; undefined when the payload is a string value. */
-  readonly #json: string | undefined;
+  /** Whether the payload is a JSON value's text; false when the pushed value was a string. */
+  readonly #isJson: boolean;
+  /** A string payload's JSON text, made on first use (framed sockets only). */
+  #stringJson: string | undefined;
   #plain: Frame | undefined;
 
-  /**
-   * `payload` is what a plain client receives; `json`, the pushed value as JSON text, when the
-   * value was not a string (a string is then `payload` itself).
-   */
-  constructor(payload: string, json?: string) {
+  /** `payload` is what a plain client receives; `isJson` when the pushed value was not a string. */
+  constructor(payload: string, isJson = false) {
     this.payload = payload;
-    this.#json = json;
+    this.#isJson = isJson;
   }
 
   /** A publication of the pushed JSON value `data`. */
   static of(data: unknown): Publication {
-    if (typeof data === "string") return new Publication(data);
-    const json = JSON.stringify(data);
-    return new Publication(json, json);
+    return typeof data === "string"
+      ? new Publication(data)
+      : new Publication(JSON.stringify(data), true);
   }
 
   /**
@@ -57,18 +56,17 @@ export class Publication {
    * in Redis stores and nodes send each other, so a framed `msg` keeps the value's type.
    */
   get tagged(): string {
-    return (this.#json === undefined ? "s" : "j") + this.payload;
+    return (this.#isJson ? "j" : "s") + this.payload;
   }
 
   /** The publication of a {@linkcode tagged} text. */
   static fromTagged(text: string): Publication {
-    const payload = text.slice(1);
-    return text[0] === "j" ? new Publication(payload, payload) : new Publication(payload);
+    return new Publication(text.slice(1), text[0] === "j");
   }
 
   /** The pushed value as JSON text, as the `data` of a framed `msg`. */
   get json(): string {
-    return this.#json ?? JSON.stringify(this.payload);
+    return this.#isJson ? this.payload : this.#stringJson ??= JSON.stringify(this.payload);
   }
 
   /** The frame for plain sockets, encoded on the first call: the same in every stream. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { ALL, channelName } from "../channel.ts";
 import { CLOSE, type CloseCode } from "../errors.ts";
 import { type Deadline, DeadlineQueue } from "../deadline_queue.ts";
 import type { HistoryEntry, HistoryStore, StreamPosition } from "../history/history_store.ts";
@@ -548,7 +549,9 @@ class ClientSession {
       });
       return;
     }
-    const mailbox = this.#options.history?.takeMailbox(`user:${identity.uid}`);
+    const mailbox = this.#options.history?.takeMailbox(
+      channelName({ kind: "user", uid: identity.uid }),
+    );
     // A mailbox read later (another process's store): pushes arriving meanwhile wait behind it.
     if (mailbox instanceof Promise) conn.hold();
     this.#register(conn, identity.groups);
@@ -602,14 +605,14 @@ class ClientSession {
       });
       welcoming?.set(name, position);
     };
-    conn.joined = (group) => subscribe(`group:${group}`);
+    conn.joined = (group) => subscribe(channelName({ kind: "group", group }));
     conn.left = (group) => {
-      const name = `group:${group}`;
+      const name = channelName({ kind: "group", group });
       if (streams.delete(name)) history?.unsubscribe(name);
     };
-    const user = `user:${identity.uid}`;
+    const user = channelName({ kind: "user", uid: identity.uid });
     subscribe(user);
-    subscribe("all");
+    subscribe(channelName(ALL));
     conn.hold();
     this.#register(conn, identity.groups);
     const positions = new Map<string, StreamPosition | null>();
