@@ -33,6 +33,8 @@ export interface HeraldDependencies {
   readonly hub?: Hub;
   /** A single node's history when history is on; defaults to one built from the config. */
   readonly history?: MemoryHistory;
+  /** @default Deno.upgradeWebSocket */
+  readonly upgradeWebSocket?: typeof Deno.upgradeWebSocket;
 }
 
 /** A running Herald. */
@@ -112,6 +114,7 @@ export async function startHerald(
     hub,
     listener: connectionListener(metrics, webhook, config.forwardClientMessages),
     history,
+    upgradeWebSocket: dependencies.upgradeWebSocket,
     identify: (credential) => identify(credential),
     authTimeoutSeconds: config.authTimeoutSeconds,
     idleTimeoutSeconds: config.idleTimeoutSeconds,

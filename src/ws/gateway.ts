@@ -89,6 +89,8 @@ export interface WsGatewayOptions extends Omit<SendLimits, "unsentBudget"> {
   readonly allowedOrigins: readonly string[];
   /** Proxies whose `X-Forwarded-For` names the client that per-IP limits count. */
   readonly trustedProxies: readonly string[];
+  /** @default Deno.upgradeWebSocket; tests pass one that watches the sockets it makes. */
+  readonly upgradeWebSocket?: typeof Deno.upgradeWebSocket;
 }
 
 /** Upgrades the WebSocket port's requests and runs their sockets; one per process. */
@@ -196,7 +198,7 @@ export class WsGateway {
       ) ?? false;
     let upgraded;
     try {
-      upgraded = Deno.upgradeWebSocket(request, {
+      upgraded = (this.#options.upgradeWebSocket ?? Deno.upgradeWebSocket)(request, {
         idleTimeout: this.#options.idleTimeoutSeconds,
         ...(framed ? { protocol: FRAMED_PROTOCOL } : {}),
       });

@@ -14,16 +14,13 @@ declare const gc: () => void;
 const CLIENTS = 20;
 // See every server socket Herald makes, without holding it.
 const sockets: WeakRef<WebSocket>[] = [];
-const upgrade = Deno.upgradeWebSocket;
-Object.defineProperty(Deno, "upgradeWebSocket", {
-  value: (request: Request, options?: Deno.UpgradeWebSocketOptions) => {
-    const upgraded = upgrade(request, options);
-    sockets.push(new WeakRef(upgraded.socket));
-    return upgraded;
-  },
-});
+const upgradeWebSocket = (request: Request, options?: Deno.UpgradeWebSocketOptions) => {
+  const upgraded = Deno.upgradeWebSocket(request, options);
+  sockets.push(new WeakRef(upgraded.socket));
+  return upgraded;
+};
 // A long idle timeout: its timer, left running, would hold a socket for 60 s.
-const herald = await startTestHerald({ idleTimeoutSeconds: 120 });
+const herald = await startTestHerald({ idleTimeoutSeconds: 120 }, { upgradeWebSocket });
 for (let i = 0; i < CLIENTS; i++) {
   const peer = await RawWsPeer.handshake(herald.wsAddr.port);
   await peer.sendText(`u${i}`);
