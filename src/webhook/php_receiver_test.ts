@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { eventually, type ReceivedRequest, TestReceiver } from "./receiver_for_tests.ts";
+import { eventually } from "../../tests/support/wait.ts";
+import { type ReceivedRequest, TestReceiver } from "./receiver_for_tests.ts";
 import { type WebhookEvent, WebhookSender } from "./webhook_sender.ts";
 
 const RECEIVER_PHP = new URL("../../examples/php/webhook_receiver.php", import.meta.url).pathname;

@@ -89,12 +89,3 @@ export class TestReceiver implements AsyncDisposable {
     return this.close();
   }
 }
-
-/** Polls `check` every 10 ms until it is true, for at most `ms`; the machine may be busy. */
-export async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -1,6 +1,7 @@
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import assert from "node:assert/strict";
-import { eventually, TestReceiver } from "./receiver_for_tests.ts";
+import { eventually } from "../../tests/support/wait.ts";
+import { TestReceiver } from "./receiver_for_tests.ts";
 import { type WebhookEvent, WebhookSender, type WebhookSenderOptions } from "./webhook_sender.ts";
 
 const SECRET = "webhook-test-secret-0123";

@@ -100,6 +100,11 @@ export class ServerProcess implements AsyncDisposable {
   }
 
   /** The process id. */
+  /** Whether the process is still running (its exit not seen yet). */
+  get running(): boolean {
+    return this.#status === undefined;
+  }
+
   get pid(): number {
     return this.child.pid;
   }
