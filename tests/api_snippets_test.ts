@@ -32,15 +32,7 @@ async function runSnippet(
   await using dir = await tempDir();
   const path = `${dir.path}/${file}`;
   await Deno.writeTextFile(path, source);
-  let output;
-  try {
-    output = await runCommand(program, [path], { env });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(`${program} is not installed: run \`apt-get install -y ${pkg}\``);
-    }
-    throw error;
-  }
+  const output = await runCommand(program, [path], { env, install: pkg });
   assert.equal(output.code, 0, output.stderr);
   return output.stdout;
 }

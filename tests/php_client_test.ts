@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runCommand } from "./support/run_command.ts";
 import { TestClient } from "./support/test_client.ts";
 import { startTestHerald, test } from "./support/test_herald.ts";
 
@@ -9,21 +10,8 @@ async function run(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  let output;
-  try {
-    output = await new Deno.Command("php", { args: [PUSH_PHP, ...args], env }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error("php is not installed: run `apt-get install -y php-cli` (.ci/run does)");
-    }
-    throw error;
-  }
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout).trim(),
-    stderr: decoder.decode(output.stderr).trim(),
-  };
+  const output = await runCommand("php", [PUSH_PHP, ...args], { env, install: "php-cli" });
+  return { code: output.code, stdout: output.stdout.trim(), stderr: output.stderr.trim() };
 }
 
 /** Runs push.php and returns its reply, asserting the exit code that goes with it. */

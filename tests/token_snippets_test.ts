@@ -19,17 +19,10 @@ const SNIPPETS = [
 ] as const;
 
 async function mint(program: string, file: string, pkg: string, args: string[]): Promise<string> {
-  let output;
-  try {
-    output = await runCommand(program, [`${EXAMPLES}${file}`, ...args], {
-      env: { HERALD_SECRET: SECRET },
-    });
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(`${program} is not installed: run \`apt-get install -y ${pkg}\``);
-    }
-    throw error;
-  }
+  const output = await runCommand(program, [`${EXAMPLES}${file}`, ...args], {
+    env: { HERALD_SECRET: SECRET },
+    install: pkg,
+  });
   assert.equal(output.code, 0, output.stderr);
   return output.stdout.trim();
 }

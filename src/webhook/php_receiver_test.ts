@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runCommand } from "../../tests/support/run_command.ts";
 import { eventually } from "../../tests/support/wait.ts";
 import { type ReceivedRequest, TestReceiver } from "./receiver_for_tests.ts";
 import { type WebhookEvent, WebhookSender } from "./webhook_sender.ts";
@@ -28,30 +29,12 @@ async function captureRequest(skewMs = 0): Promise<ReceivedRequest> {
 }
 
 /** Runs the example from the command line: body on stdin, signature in the environment. */
-async function phpCheck(body: string, signature: string, secret = SECRET) {
-  let child;
-  try {
-    child = new Deno.Command("php", {
-      args: [RECEIVER_PHP],
-      env: { HERALD_WEBHOOK_SECRET: secret, HERALD_SIGNATURE: signature },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new Error(
-        "php is not installed: run `apt-get install -y php-cli` (deno task test does)",
-      );
-    }
-    throw error;
-  }
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(body));
-  await writer.close();
-  const output = await child.output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+function phpCheck(body: string, signature: string, secret = SECRET) {
+  return runCommand("php", [RECEIVER_PHP], {
+    env: { HERALD_WEBHOOK_SECRET: secret, HERALD_SIGNATURE: signature },
+    stdin: body,
+    install: "php-cli",
+  });
 }
 
 Deno.test("php: the example receiver accepts a request the sender really made", async () => {

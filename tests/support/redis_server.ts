@@ -5,6 +5,7 @@
  * @module
  */
 import { canConnect, freePort } from "./ports.ts";
+import { notInstalled } from "./run_command.ts";
 import { eventually } from "./wait.ts";
 
 /** One redis-server child process. */
@@ -53,12 +54,7 @@ export class RedisServer implements AsyncDisposable {
         stderr: "null",
       }).spawn();
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new Error(
-          "Cannot run the cluster tests: redis-server is not installed (apt-get install redis-server)",
-        );
-      }
-      throw error;
+      throw notInstalled(error, "redis-server", "redis-server");
     }
     await eventually(() => canConnect(this.port), 10_000, `redis-server on port ${this.port}`);
   }
